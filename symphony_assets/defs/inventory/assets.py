@@ -1,0 +1,95 @@
+"""``file_inventory``: every file of a codebase on a day, in Parquet and Postgres."""
+
+
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+from symphony_assets.analysis.inventory import HistoryFacts, InventoryFile, build_inventory
+from symphony_assets.defs.inventory.schemas import FILE_INVENTORY
+from symphony_assets.defs.partitions import snapshot_partitions
+from symphony_assets.defs.snapshots import (
+    SNAPSHOT_MAX_RUNTIME_S,
+    SNAPSHOT_RETRY,
+    materialize_snapshots,
+    md_table,
+)
+from symphony_assets.resources.git import GitResource, Snapshot, display_path
+
+
+def compute_file_inventory(snapshot: Snapshot) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Read every file once, take the history from one ``git log`` pass, and build the rows."""
+    files = []
+    for read in snapshot.read():
+        e = read.entry
+        files.append(
+            InventoryFile(
+                path=e.path,
+                path_is_utf8=e.path_is_utf8,
+                kind=e.kind,
+                tracked=e.tracked,
+                ignored=e.ignored,
+                git_status=e.git_status,
+                blob_id=read.blob_id,
+                size=e.size,
+                mtime=e.mtime,
+                link_target=e.link_target,
+                content=read.content,
+                read_status=read.status if e.kind == "file" else e.kind,
+                read_message=read.message,
+            )
+        )
+    history = {
+        display_path(path): HistoryFacts(h.last_author, h.last_commit_time, h.commit_count)
+        for path, h in snapshot.history().items()
+    }
+    rows = build_inventory(files, history, live=snapshot.live)
+    df = FILE_INVENTORY.frame(rows)
+    return df, inventory_metadata(df)
+
+
+def inventory_metadata(df: pd.DataFrame) -> dict[str, Any]:
+    if df.empty:
+        return {"file_count": 0, "total_bytes": 0}
+    sizes = df["size_bytes"].fillna(0).astype("int64")
+    by_type = df.groupby("file_type").size().sort_values(ascending=False)
+    by_purpose = df.groupby("purpose").size().sort_values(ascending=False)
+    largest = df.assign(size=sizes).nlargest(10, "size")
+    junk = df[df["purpose"] == "temporary_or_backup"].assign(size=sizes).nlargest(10, "size")
+    odd = df[~df["read_status"].isin(["ok", "symlink", "submodule"])]
+    return {
+        "file_count": len(df),
+        "total_bytes": int(sizes.sum()),
+        "untracked_files": int((df["git_status"] == "untracked").sum()),
+        "temporary_or_backup_files": int((df["purpose"] == "temporary_or_backup").sum()),
+        "unreadable_or_odd_files": len(odd),
+        "files_by_type": md_table(
+            [{"file_type": k, "files": int(v)} for k, v in by_type.items()], ["file_type", "files"]
+        ),
+        "files_by_purpose": md_table(
+            [{"purpose": k, "files": int(v)} for k, v in by_purpose.items()], ["purpose", "files"]
+        ),
+        "largest_files": md_table(largest.to_dict("records"), ["path", "size", "file_type", "git_status"]),
+        "backup_and_temporary_files": md_table(
+            junk.to_dict("records"), ["path", "size", "git_status", "modified"]
+        ),
+        "odd_files": md_table(odd.head(20).to_dict("records"), ["path", "read_status", "notes"]),
+    }
+
+
+@dg.asset(
+    partitions_def=snapshot_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    retry_policy=SNAPSHOT_RETRY,
+    op_tags={"dagster/max_runtime": SNAPSHOT_MAX_RUNTIME_S},
+    io_manager_key="warehouse_io_manager",
+    group_name="inventory",
+    kinds={"git", "parquet", "postgres"},
+    metadata={"dagster/column_schema": FILE_INVENTORY.dagster_column_schema()},
+    code_version="1",
+)
+def file_inventory(context: dg.AssetExecutionContext, git: GitResource) -> Any:
+    """Every file of the codebase at the end of the day: type, size, age, git status, owner,
+    references, expiry and purpose. History comes from git objects; today adds the working tree."""
+    return materialize_snapshots(context, git, compute_file_inventory)

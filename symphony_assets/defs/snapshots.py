@@ -1,0 +1,113 @@
+"""Shared plumbing for snapshot assets: which partitions a run covers, and one output per partition.
+
+A run may cover one partition or, for single-run backfills, a range of days of one codebase. Each
+asset hands a per-snapshot function to :func:`materialize_snapshots`; the IO manager then writes every
+partition to Parquet and mirrors all of them into Postgres in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+from symphony_assets.config import Codebase, ConfigError, load_config
+from symphony_assets.defs.partitions import partition_columns
+from symphony_assets.resources.git import CodebaseUnavailable, GitError, GitResource, Snapshot
+
+SnapshotFn = Callable[[Snapshot], tuple[pd.DataFrame, dict[str, Any]]]
+
+SNAPSHOT_RETRY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL)
+#: Runs over this many seconds are stopped by the run monitor (a stuck git or a huge repo).
+SNAPSHOT_MAX_RUNTIME_S = 3 * 3600
+
+
+def utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
+def run_partitions(context: dg.AssetExecutionContext) -> list[tuple[str, str, date]]:
+    """(partition key, codebase, day) for every partition of this run, in order."""
+    out = []
+    for key in context.partition_keys:
+        cols = partition_columns(key)
+        out.append((key, str(cols["codebase"]), cols["date"]))
+    return out
+
+
+def codebase_named(name: str) -> Codebase:
+    try:
+        return load_config().codebase(name)
+    except ConfigError as exc:
+        raise dg.Failure(description=f"codebase {name!r}: {exc}") from exc
+
+
+def take(git: GitResource, codebase: Codebase, day: date) -> Snapshot:
+    try:
+        return git.snapshot(codebase, day, today=utc_today())
+    except CodebaseUnavailable as exc:
+        raise dg.Failure(description=str(exc)) from exc
+    except GitError as exc:
+        raise dg.Failure(description=f"codebase {codebase.name!r} at {day}: {exc}") from exc
+
+
+def snapshot_metadata(snapshot: Snapshot) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "codebase": snapshot.codebase.name,
+        "machine": snapshot.codebase.machine,
+        "commit": snapshot.commit or "(none)",
+        "live_working_tree": snapshot.live,
+    }
+    if snapshot.commit_time is not None:
+        meta["commit_time"] = snapshot.commit_time.isoformat()
+    if snapshot.empty_reason:
+        meta["empty_reason"] = snapshot.empty_reason
+    return meta
+
+
+def materialize_snapshots(
+    context: dg.AssetExecutionContext, git: GitResource, fn: SnapshotFn
+) -> pd.DataFrame | dict[str, pd.DataFrame]:
+    """Run ``fn`` on the snapshot of every partition in this run; attach metadata; return the output."""
+    frames: dict[str, pd.DataFrame] = {}
+    metas: dict[str, dict[str, Any]] = {}
+    for key, name, day in run_partitions(context):
+        snapshot = take(git, codebase_named(name), day)
+        df, meta = fn(snapshot)
+        frames[key] = df
+        metas[key] = {**snapshot_metadata(snapshot), **meta}
+        context.log.info(f"{key}: {len(df)} rows at commit {snapshot.commit or '(none)'}")
+    if len(frames) == 1:
+        context.add_output_metadata(next(iter(metas.values())))
+        return next(iter(frames.values()))
+    context.add_output_metadata(range_metadata(metas, {k: len(v) for k, v in frames.items()}))
+    return frames
+
+
+def range_metadata(metas: Mapping[str, Mapping[str, Any]], rows: Mapping[str, int]) -> dict[str, Any]:
+    """One summary for a multi-partition run: the newest partition's figures plus rows per partition."""
+    last = list(metas)[-1]
+    summary = {k: v for k, v in metas[last].items() if not isinstance(v, dg.MarkdownMetadataValue)}
+    lines = ["| partition | rows | commit |", "|---|---:|---|"]
+    for key, meta in metas.items():
+        lines.append(f"| {key} | {rows[key]} | {str(meta.get('commit', ''))[:12]} |")
+    summary["partitions"] = dg.MetadataValue.md("\n".join(lines))
+    summary["partition_count"] = len(metas)
+    return summary
+
+
+def md_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], empty: str = "_none_") -> dg.MarkdownMetadataValue:
+    """A Markdown table for the UI; pipes and newlines in values are escaped."""
+    if not rows:
+        return dg.MetadataValue.md(empty)
+
+    def cell(value: Any) -> str:
+        text = "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows]
+    return dg.MetadataValue.md("\n".join(lines))

@@ -1,0 +1,101 @@
+"""Cross-cutting orchestration: the daily snapshot job and schedule, codebase sync, failure alerts.
+
+Kept out of ``defs/`` because they span every domain; ``definitions.py`` merges them in.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterable
+
+import dagster as dg
+import requests
+
+from symphony_assets.config import ConfigError, load_config
+from symphony_assets.defs.partitions import CODEBASE, HOST, snapshot_key, snapshot_partitions
+from symphony_assets.defs.snapshots import utc_today
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_ENV = "SYMPHONY_WEBHOOK_URL"
+SNAPSHOT_JOB = "snapshot_job"
+#: Assets that act on the world (cleanup, tracker) carry this tag and run only when their sensor says.
+TRIGGER_TAG = "symphony/trigger"
+
+
+def snapshot_job(specs: Iterable[dg.AssetSpec]) -> dg.UnresolvedAssetJobDefinition:
+    """Every codebase x date asset except those only a sensor starts."""
+    keys = [
+        spec.key
+        for spec in specs
+        if spec.partitions_def is snapshot_partitions and spec.tags.get(TRIGGER_TAG) != "sensor"
+    ]
+    return dg.define_asset_job(
+        SNAPSHOT_JOB,
+        selection=dg.AssetSelection.assets(*keys),
+        description="Today's partition of every snapshot asset for one codebase.",
+        tags={"symphony/kind": "snapshot"},
+    )
+
+
+def sync_codebases(instance: dg.DagsterInstance) -> tuple[list[str], list[str]]:
+    """Make the dynamic ``codebase`` and ``host`` partitions match ``symphony.yaml``."""
+    config = load_config()
+    added = []
+    for dim, wanted in ((CODEBASE, config.names), (HOST, sorted({c.machine for c in config.codebases}))):
+        have = set(instance.get_dynamic_partitions(dim))
+        new = [name for name in wanted if name not in have]
+        if new:
+            instance.add_dynamic_partitions(dim, new)
+            added += [f"{dim}:{n}" for n in new]
+    return added, config.names
+
+
+@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
+def codebase_sync_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+    """Adds a partition for every codebase (and machine) in ``symphony.yaml`` as soon as it appears."""
+    try:
+        added, names = sync_codebases(context.instance)
+    except ConfigError as exc:
+        return dg.SkipReason(f"symphony.yaml is invalid: {exc}")
+    if added:
+        context.log.info(f"added partitions: {', '.join(added)}")
+    return dg.SkipReason(f"{len(names)} codebases in sync" + (f"; added {', '.join(added)}" if added else ""))
+
+
+@dg.schedule(
+    job_name=SNAPSHOT_JOB,
+    cron_schedule="0 6 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+def daily_snapshot_schedule(context: dg.ScheduleEvaluationContext) -> Iterable[dg.RunRequest]:
+    """Today's partition for every codebase, one run each, so a broken codebase never blocks the rest."""
+    day = utc_today()
+    for name in context.instance.get_dynamic_partitions(CODEBASE):
+        key = snapshot_key(name, day)
+        yield dg.RunRequest(run_key=f"{name}|{day}", partition_key=key, tags={"symphony/codebase": name})
+
+
+@dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING, monitor_all_code_locations=False)
+def run_failure_webhook(context: dg.RunFailureSensorContext) -> None:
+    """Posts a short JSON message to ``SYMPHONY_WEBHOOK_URL`` when a run fails; silent when unset."""
+    url = os.environ.get(WEBHOOK_ENV)
+    if not url:
+        return
+    run = context.dagster_run
+    payload = {
+        "text": f"Symphony run {run.run_id} of {run.job_name} failed",
+        "run_id": run.run_id,
+        "job": run.job_name,
+        "partition": run.tags.get("dagster/partition"),
+        "error": context.failure_event.message,
+    }
+    try:
+        resp = requests.post(url, data=json.dumps(payload), headers={"Content-Type": "application/json"}, timeout=10)
+        resp.raise_for_status()
+    except requests.RequestException as exc:
+        # A dead webhook must not break the sensor loop; the failure is still in the Dagster UI.
+        context.log.warning(f"failure webhook {url} did not accept the alert: {exc}")

@@ -1,0 +1,505 @@
+"""Git, read without side effects: a codebase at a given day, and the bytes of its files.
+
+History is read from git objects only (``ls-tree``, ``cat-file --batch``, one ``log`` pass): we never
+check out, never write the index, and a dirty tree is no problem. Today's snapshot adds the working
+tree (untracked and ignored files included) without descending into ``.git``, virtualenvs and the like.
+All git output is read with ``-z`` so any byte may appear in a file name.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import logging
+import os
+import stat
+import subprocess
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+import dagster as dg
+
+from symphony_assets.config import Codebase
+
+log = logging.getLogger(__name__)
+
+#: Files larger than this are listed with their size but not read (a 50 MB file is recorded, not loaded).
+DEFAULT_MAX_READ_BYTES = 16 * 1024 * 1024
+_GIT_ENV = {
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_OPTIONAL_LOCKS": "0",  # never write the user's index from a read
+    "GIT_NO_LAZY_FETCH": "1",  # a partial clone's missing blob stays missing: no network from a scan
+    "LC_ALL": "C",
+}
+
+
+class GitError(RuntimeError):
+    """A git command failed, or the codebase path is not a git repository."""
+
+
+class CodebaseUnavailable(GitError):
+    """The configured path does not exist or is not a git repository."""
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One file of a snapshot. ``path`` is for people (undecodable bytes escaped); ``raw_path`` is exact."""
+
+    path: str
+    raw_path: bytes
+    kind: str  # "file" | "symlink" | "submodule" | "special"
+    tracked: bool
+    git_status: str  # "clean" | "modified" | "added" | "deleted" | "untracked" | "ignored" | "committed"
+    blob_id: str | None = None
+    mode: str | None = None
+    size: int | None = None
+    mtime: datetime | None = None
+    link_target: str | None = None
+    ignored: bool = False
+
+    @property
+    def path_is_utf8(self) -> bool:
+        try:
+            self.raw_path.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return True
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    entry: FileEntry
+    content: bytes | None
+    status: str  # "ok" | "too_large" | "missing_blob" | "unreadable" | "vanished" | "not_a_file" | "deleted"
+    blob_id: str | None  # the content's git blob id (computed for working-tree files)
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class FileHistory:
+    last_author: str
+    last_commit_time: datetime
+    commit_count: int
+
+
+def display_path(raw: bytes) -> str:
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def git_blob_id(content: bytes) -> str:
+    """The id git gives these bytes (SHA-1 object format), so working-tree files share the blob cache."""
+    return hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
+
+
+def end_of_day_utc(day: date) -> datetime:
+    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC) - timedelta(seconds=1)
+
+
+class Repo:
+    """Runs git in one repository; every call is a fresh subprocess, nothing is kept between runs."""
+
+    def __init__(self, path: Path, name: str = "") -> None:
+        self.path = Path(path)
+        self.name = name or self.path.name
+        if not self.path.exists():
+            raise CodebaseUnavailable(f"codebase {self.name!r}: path {self.path} does not exist")
+        try:
+            top = self.run("rev-parse", "--show-toplevel").strip()
+        except GitError as exc:
+            raise CodebaseUnavailable(f"codebase {self.name!r}: {self.path} is not a git repository") from exc
+        self.root = Path(top.decode("utf-8", "surrogateescape"))
+
+    def run(self, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=self.path,
+            input=input,
+            capture_output=True,
+            env={**os.environ, **_GIT_ENV},
+            check=False,
+        )
+        if check and proc.returncode != 0:
+            err = proc.stderr.decode("utf-8", "replace").strip()
+            raise GitError(f"codebase {self.name!r}: git {' '.join(args[:3])} failed: {err}")
+        return proc.stdout
+
+    # -- commits --------------------------------------------------------------------------------
+
+    def commit_at(self, day: date, branch: str | None = None) -> tuple[str, datetime] | None:
+        """The last commit on the branch at or before the end of ``day`` (UTC); None before the first."""
+        ref = branch or "HEAD"
+        if not self.run("rev-parse", "--verify", "-q", ref + "^{commit}", check=False).strip():
+            return None  # empty repository, or a branch with no commits yet
+        before = end_of_day_utc(day).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+        out = self.run("rev-list", "-1", "--format=%H %ct", f"--before={before}", ref).decode()
+        lines = [ln for ln in out.splitlines() if not ln.startswith("commit ")]
+        if not lines:
+            return None
+        sha, ts = lines[0].split()
+        return sha, datetime.fromtimestamp(int(ts), tz=UTC)
+
+    # -- trees ----------------------------------------------------------------------------------
+
+    def tree_entries(self, commit: str) -> list[FileEntry]:
+        out = self.run("ls-tree", "-r", "-z", "--full-tree", commit)
+        entries = []
+        for record in out.split(b"\0"):
+            if not record:
+                continue
+            meta, _, raw = record.partition(b"\t")
+            mode, otype, oid = meta.decode().split()
+            kind = {"120000": "symlink", "160000": "submodule"}.get(mode, "file")
+            entries.append(
+                FileEntry(
+                    path=display_path(raw),
+                    raw_path=raw,
+                    kind=kind,
+                    tracked=True,
+                    git_status="committed",
+                    blob_id=oid if otype == "blob" else None,
+                    mode=mode,
+                )
+            )
+        return entries
+
+    def object_sizes(self, oids: Iterable[str]) -> dict[str, int | None]:
+        """Sizes from ``cat-file --batch-check``; None for an object missing from the store."""
+        unique = sorted(set(oids))
+        if not unique:
+            return {}
+        out = self.run("cat-file", "--batch-check", input=("\n".join(unique) + "\n").encode())
+        sizes: dict[str, int | None] = {}
+        for line in out.decode().splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[1] == "missing":
+                sizes[parts[0]] = None
+            elif len(parts) == 3:
+                sizes[parts[0]] = int(parts[2])
+        return sizes
+
+    def read_blobs(self, oids: Sequence[str]) -> Iterator[tuple[str, bytes | None]]:
+        """Stream blob contents through one ``cat-file --batch`` process, in the order asked."""
+        if not oids:
+            return
+        proc = subprocess.Popen(
+            ["git", "cat-file", "--batch"],
+            cwd=self.path,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, **_GIT_ENV},
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        stdin = proc.stdin
+
+        def feed() -> None:
+            try:
+                for oid in oids:
+                    stdin.write(oid.encode() + b"\n")
+            except BrokenPipeError:
+                pass  # git stopped early; the reader reports what it got
+            finally:
+                stdin.close()
+
+        writer = threading.Thread(target=feed, daemon=True)
+        writer.start()
+        try:
+            for oid in oids:
+                header = proc.stdout.readline()
+                parts = header.split()
+                if len(parts) < 3:  # "<oid> missing" (or git died)
+                    yield oid, None
+                    continue
+                size = int(parts[2])
+                data = proc.stdout.read(size)
+                proc.stdout.read(1)  # the newline after each object
+                yield oid, data
+        finally:
+            proc.stdout.close()
+            writer.join(timeout=5)
+            proc.wait(timeout=30)
+
+    # -- the working tree ------------------------------------------------------------------------
+
+    def index_entries(self) -> dict[bytes, tuple[str, str]]:
+        out = self.run("ls-files", "-z", "-s")
+        entries: dict[bytes, tuple[str, str]] = {}
+        for record in out.split(b"\0"):
+            if not record:
+                continue
+            meta, _, raw = record.partition(b"\t")
+            mode, oid, _stage = meta.decode().split()
+            entries[raw] = (mode, oid)
+        return entries
+
+    def tracked_changes(self) -> dict[bytes, str]:
+        """Tracked paths whose working tree differs from HEAD: "modified", "added" or "deleted"."""
+        out = self.run("status", "--porcelain=v1", "-z", "--untracked-files=no", "--no-renames")
+        changes: dict[bytes, str] = {}
+        for record in out.split(b"\0"):
+            if len(record) < 4:
+                continue
+            xy, raw = record[:2].decode(), record[3:]
+            if "D" in xy:
+                changes[raw] = "deleted"
+            elif "A" in xy:
+                changes[raw] = "added"
+            else:
+                changes[raw] = "modified"
+        return changes
+
+    def ignored(self, paths: Sequence[bytes]) -> set[bytes]:
+        if not paths:
+            return set()
+        out = self.run("check-ignore", "-z", "--stdin", input=b"\0".join(paths) + b"\0", check=False)
+        return {p for p in out.split(b"\0") if p}
+
+    def log_pass(self, commit: str) -> dict[bytes, FileHistory]:
+        """Last author, last commit time and commit count per path, from ONE ``git log`` pass.
+
+        ``--diff-merges=combined`` lists for a merge commit only the files that differ from every
+        parent, so a change made only in a merge (a conflict resolution) is attributed to the merge,
+        while files merely brought in from a branch keep their branch commits.
+        """
+        out = self.run(
+            "log", "-z", "--format=%x01%H%x1f%an <%ae>%x1f%ct", "--name-only", "--no-renames",
+            "--diff-merges=combined", commit,
+        )  # fmt: skip
+        history: dict[bytes, FileHistory] = {}
+        counts: dict[bytes, int] = {}
+        for header, path in _log_records(out):
+            _sha, author_b, ts = header.split(b"\x1f")
+            counts[path] = counts.get(path, 0) + 1
+            if path not in history:
+                author = author_b.decode("utf-8", "replace")
+                history[path] = FileHistory(author, datetime.fromtimestamp(int(ts), tz=UTC), 0)
+        return {p: replace(h, commit_count=counts[p]) for p, h in history.items()}
+
+    def churn(self, commit: str, since: datetime) -> dict[bytes, int]:
+        """Commits touching each path between ``since`` and ``commit`` (one ``git log`` pass)."""
+        out = self.run(
+            "log", "-z", "--format=%x01%H", "--name-only", "--no-renames", "--diff-merges=combined",
+            f"--since={since.isoformat()}", commit,
+        )  # fmt: skip
+        counts: dict[bytes, int] = {}
+        for _header, path in _log_records(out):
+            counts[path] = counts.get(path, 0) + 1
+        return counts
+
+
+def _log_records(out: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """(commit header, path) pairs from ``git log -z --format=%x01... --name-only``.
+
+    Each commit is ``\x01<header>\0`` followed by ``\n<path>\0<path>\0...``; only that one
+    leading newline is stripped, so a file name that itself starts with a newline survives.
+    """
+    header = b""
+    first = False
+    for chunk in out.split(b"\0"):
+        if chunk.startswith(b"\x01"):
+            header, first = chunk[1:], True
+            continue
+        if first and chunk.startswith(b"\n"):
+            chunk = chunk[1:]
+        first = False
+        if chunk:
+            yield header, chunk
+
+
+@dataclass
+class Snapshot:
+    """A codebase as it stood at the end of one day: the commit used and every file."""
+
+    codebase: Codebase
+    day: date
+    repo: Repo | None
+    commit: str | None
+    commit_time: datetime | None
+    live: bool
+    files: list[FileEntry] = field(default_factory=list)
+    max_read_bytes: int = DEFAULT_MAX_READ_BYTES
+
+    @property
+    def empty_reason(self) -> str | None:
+        if self.files:
+            return None
+        if self.commit is None and not self.live:
+            return f"no commit at or before {self.day.isoformat()} (UTC): the partition is empty"
+        return "the codebase has no files"
+
+    def history(self) -> dict[bytes, FileHistory]:
+        if self.repo is None or self.commit is None:
+            return {}
+        return self.repo.log_pass(self.commit)
+
+    def churn(self, days: int = 90) -> dict[str, int]:
+        if self.repo is None or self.commit is None:
+            return {}
+        since = end_of_day_utc(self.day) - timedelta(days=days)
+        return {display_path(p): n for p, n in self.repo.churn(self.commit, since).items()}
+
+    def read(self, entries: Sequence[FileEntry] | None = None) -> Iterator[ReadResult]:
+        """The bytes of each regular file: from disk for live non-clean files, else from git objects."""
+        entries = self.files if entries is None else entries
+        from_git: list[FileEntry] = []
+        for entry in entries:
+            if entry.kind != "file":
+                yield ReadResult(entry, None, "not_a_file", entry.blob_id)
+            elif entry.git_status == "deleted":
+                yield ReadResult(entry, None, "deleted", entry.blob_id)
+            elif self.live:
+                yield self._read_disk(entry)
+            else:
+                from_git.append(entry)
+        if not from_git or self.repo is None:
+            return
+        sizes = self.repo.object_sizes(e.blob_id for e in from_git if e.blob_id)
+        wanted = []
+        for entry in from_git:
+            size = sizes.get(entry.blob_id or "")
+            if size is None:
+                msg = f"blob {entry.blob_id} is missing from the object store (partial clone?)"
+                yield ReadResult(entry, None, "missing_blob", entry.blob_id, msg)
+            elif size > self.max_read_bytes:
+                yield ReadResult(replace(entry, size=size), None, "too_large", entry.blob_id)
+            else:
+                wanted.append(replace(entry, size=size))
+        by_oid: dict[str, list[FileEntry]] = {}
+        for entry in wanted:
+            by_oid.setdefault(entry.blob_id or "", []).append(entry)
+        for oid, data in self.repo.read_blobs(list(by_oid)):
+            for entry in by_oid[oid]:
+                if data is None:
+                    yield ReadResult(entry, None, "missing_blob", oid, f"blob {oid} could not be read")
+                else:
+                    yield ReadResult(entry, data, "ok", oid)
+
+    def _read_disk(self, entry: FileEntry) -> ReadResult:
+        assert self.repo is not None
+        full = os.path.join(os.fsencode(self.repo.root), entry.raw_path)
+        try:
+            fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+        except FileNotFoundError:
+            return ReadResult(entry, None, "vanished", entry.blob_id, "file disappeared while scanning")
+        except OSError as exc:
+            return ReadResult(entry, None, "unreadable", entry.blob_id, f"{exc.strerror} ({exc.errno})")
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                return ReadResult(entry, None, "not_a_file", None)
+            if st.st_size > self.max_read_bytes:
+                return ReadResult(replace(entry, size=st.st_size), None, "too_large", entry.blob_id)
+            with os.fdopen(fd, "rb", closefd=False) as fh:
+                data = fh.read()
+        except OSError as exc:
+            return ReadResult(entry, None, "unreadable", entry.blob_id, f"{exc.strerror} ({exc.errno})")
+        finally:
+            os.close(fd)
+        blob_id = entry.blob_id if entry.git_status == "clean" and entry.blob_id else git_blob_id(data)
+        return ReadResult(replace(entry, size=len(data)), data, "ok", blob_id)
+
+
+def _excluded(path: str, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatch(path, pat) or fnmatch.fnmatch(path.split("/")[-1], pat) for pat in patterns)
+
+
+def take_snapshot(
+    codebase: Codebase, day: date, today: date | None = None, max_read_bytes: int = DEFAULT_MAX_READ_BYTES
+) -> Snapshot:
+    """The codebase at the end of ``day``; ``day == today`` (UTC) also sees the working tree."""
+    repo = Repo(codebase.path, codebase.name)
+    today = today or datetime.now(UTC).date()
+    at = repo.commit_at(day, codebase.branch)
+    commit, commit_time = at if at else (None, None)
+    live = day == today
+    if live:
+        files = _live_entries(repo, codebase)
+    elif commit is not None:
+        files = _with_link_targets(
+            repo, [e for e in repo.tree_entries(commit) if not _excluded(e.path, codebase.exclude)]
+        )
+    else:
+        files = []
+    return Snapshot(codebase, day, repo, commit, commit_time, live, files, max_read_bytes)
+
+
+def _with_link_targets(repo: Repo, entries: list[FileEntry]) -> list[FileEntry]:
+    """A committed symlink's blob holds its target: read those few blobs in one batch."""
+    oids = [e.blob_id for e in entries if e.kind == "symlink" and e.blob_id]
+    targets = {oid: data for oid, data in repo.read_blobs(oids) if data is not None}
+    return [
+        replace(e, link_target=display_path(targets[e.blob_id]))
+        if e.kind == "symlink" and e.blob_id in targets
+        else e
+        for e in entries
+    ]
+
+
+def _live_entries(repo: Repo, codebase: Codebase) -> list[FileEntry]:
+    index = repo.index_entries()
+    changes = repo.tracked_changes()
+    root = os.fsencode(repo.root)
+    skip = {os.fsencode(d) for d in codebase.skip_dirs} | {b".git"}
+    seen: dict[bytes, os.stat_result] = {}
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        rel_dir = os.path.relpath(dirpath, root)
+        dirnames[:] = [d for d in dirnames if d not in skip]
+        # A symlink to a directory shows up in dirnames; os.walk does not follow it, we list it as a file.
+        for name in [*filenames, *(d for d in dirnames if os.path.islink(os.path.join(dirpath, d)))]:
+            rel = name if rel_dir == b"." else os.path.join(rel_dir, name)
+            try:
+                seen[rel] = os.lstat(os.path.join(dirpath, name))
+            except OSError:
+                continue  # vanished between listing and stat: not part of this snapshot
+    untracked = [p for p in seen if p not in index]
+    ignored = repo.ignored(untracked)
+    entries = []
+    for raw in sorted(set(index) | set(seen)):
+        path = display_path(raw)
+        if _excluded(path, codebase.exclude):
+            continue
+        st = seen.get(raw)
+        mode, oid = index.get(raw, (None, None))
+        if raw in index:
+            status = changes.get(raw, "clean") if st is not None else "deleted"
+        else:
+            status = "ignored" if raw in ignored else "untracked"
+        kind = "file"
+        link_target = None
+        if mode == "160000":
+            kind = "submodule"
+        elif st is not None and stat.S_ISLNK(st.st_mode):
+            kind = "symlink"
+            link_target = display_path(os.readlink(os.path.join(root, raw)))
+        elif st is not None and not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
+            kind = "special"
+        elif mode == "120000":
+            kind = "symlink"
+        entries.append(
+            FileEntry(
+                path=path,
+                raw_path=raw,
+                kind=kind,
+                tracked=raw in index,
+                git_status=status,
+                blob_id=oid,
+                mode=mode,
+                size=st.st_size if st is not None and kind != "submodule" else None,
+                mtime=datetime.fromtimestamp(st.st_mtime, tz=UTC) if st is not None else None,
+                link_target=link_target,
+                ignored=status == "ignored",
+            )
+        )
+    return entries
+
+
+class GitResource(dg.ConfigurableResource):
+    """Hands out snapshots; configurable read limit for huge files."""
+
+    max_read_bytes: int = DEFAULT_MAX_READ_BYTES
+
+    def snapshot(self, codebase: Codebase, day: date, today: date | None = None) -> Snapshot:
+        return take_snapshot(codebase, day, today=today, max_read_bytes=self.max_read_bytes)

