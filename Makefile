@@ -1,0 +1,49 @@
+# Two commands: `make run` (set everything up, run today's snapshot on the embedded Postgres)
+# and `make test` (lint, types, definitions, tests).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint typecheck validate pytest browser bench ui clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/symphony run
+
+ui: install
+	$(BIN)/symphony ui
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy symphony_assets
+
+validate: install
+	$(BIN)/dagster definitions validate
+
+# Debian's chromium for the UI test (root and apt only; elsewhere install it yourself).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } || \
+	  echo "chromium not installed: the UI test will fail"
+
+pytest: install browser
+	$(BIN)/pytest -q
+
+test: lint typecheck validate pytest
+
+bench: install
+	$(BIN)/python benchmarks/bench_inventory.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,112 @@
+"""The real Dagster UI, on the real Postgres instance, in a real headless Chromium."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from symphony_assets.runner import PROJECT_ROOT, run_snapshots
+from symphony_assets_tests.gitrepo import GitRepo
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"webserver exited early with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(1)
+    raise AssertionError(f"webserver did not answer {url} in {timeout}s")
+
+
+@pytest.mark.slow
+def test_lineage_page_shows_file_inventory_with_partitions(
+    dagster_instance, git_repo: GitRepo, write_config, tmp_path: Path, symphony_env: Path
+) -> None:
+    assert os.path.exists(CHROMIUM), "Debian's chromium is needed: `make browser` installs it"
+    from playwright.sync_api import sync_playwright
+
+    git_repo.write("agent.py", "import os\n")
+    git_repo.commit("first", when="2024-05-01T10:00:00+00:00")
+    write_config({"name": "uicb", "path": str(git_repo.root)})
+    day = dt.date(2024, 5, 1)
+    (outcome,) = run_snapshots(dagster_instance, ["uicb"], day, day, assets=["file_inventory"])
+    assert outcome.success, outcome.error
+
+    # The webserver reads the same Postgres-backed instance through a dagster.yaml in DAGSTER_HOME.
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copyfile(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    port = _free_port()
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    log = open(tmp_path / "webserver.log", "wb")  # noqa: SIM115 - closed in finally, after the process
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dagster_webserver", "-h", "127.0.0.1", "-p", str(port),
+         "-m", "symphony_assets.definitions"],
+        cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_http(f"{base}/server_info", proc)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path=CHROMIUM,
+                args=[*CHROMIUM_ARGS, f"--user-data-dir={tmp_path / 'chrome'}"],
+            )
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"{base}/asset-groups/inventory", wait_until="domcontentloaded")
+            # Node cards render "Loading..." first: wait for the real asset name.
+            page.get_by_text("file_inventory", exact=True).first.wait_for(timeout=90_000)
+            page.screenshot(path=str(tmp_path / "lineage.png"))
+
+            page.goto(f"{base}/assets/file_inventory?view=partitions", wait_until="domcontentloaded")
+            page.get_by_text("uicb", exact=False).first.wait_for(timeout=90_000)
+            body = page.inner_text("body")
+            page.screenshot(path=str(tmp_path / "partitions.png"))
+            browser.close()
+        assert "codebase" in body and "date" in body
+        assert "uicb" in body
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+        out = os.environ.get("SYMPHONY_UI_SCREENSHOTS")
+        if out:
+            for name in ("lineage.png", "partitions.png", "webserver.log"):
+                if (tmp_path / name).exists():
+                    shutil.copy(tmp_path / name, Path(out) / name)
