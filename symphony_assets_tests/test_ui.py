@@ -74,7 +74,7 @@ def test_lineage_page_shows_file_inventory_with_partitions(
     log = open(tmp_path / "webserver.log", "wb")  # noqa: SIM115 - closed in finally, after the process
     proc = subprocess.Popen(
         [sys.executable, "-m", "dagster_webserver", "-h", "127.0.0.1", "-p", str(port),
-         "-m", "symphony_assets.definitions"],
+         "-w", str(PROJECT_ROOT / "workspace.yaml")],
         cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     try:
@@ -83,21 +83,24 @@ def test_lineage_page_shows_file_inventory_with_partitions(
         with sync_playwright() as p:
             browser = p.chromium.launch(
                 executable_path=CHROMIUM,
-                args=[*CHROMIUM_ARGS, f"--user-data-dir={tmp_path / 'chrome'}"],
+                args=CHROMIUM_ARGS,  # Playwright gives every launch a fresh temporary profile
             )
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.goto(f"{base}/asset-groups/inventory", wait_until="domcontentloaded")
             # Node cards render "Loading..." first: wait for the real asset name.
             page.get_by_text("file_inventory", exact=True).first.wait_for(timeout=90_000)
+            page.get_by_text("Loading...").first.wait_for(state="hidden", timeout=90_000)
+            lineage = page.inner_text("body")
             page.screenshot(path=str(tmp_path / "lineage.png"))
 
             page.goto(f"{base}/assets/file_inventory?view=partitions", wait_until="domcontentloaded")
-            page.get_by_text("uicb", exact=False).first.wait_for(timeout=90_000)
+            page.get_by_text("Materialized (1)").first.wait_for(timeout=90_000)
             body = page.inner_text("body")
             page.screenshot(path=str(tmp_path / "partitions.png"))
             browser.close()
-        assert "codebase" in body and "date" in body
-        assert "uicb" in body
+        assert "file_inventory" in lineage and "Partitions" in lineage
+        # One materialised partition of the codebase x date grid, listed under its codebase.
+        assert "Materialized (1)" in body and "uicb" in body and "2024-05-01" not in body.split("uicb")[0]
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
