@@ -1,0 +1,1 @@
+"""GPU utilisation sampled through NVML, and the agents of a codebase linked to their GPU use."""
