@@ -1,0 +1,925 @@
+"""The import graph of a codebase's own modules, and the cycles in it.
+
+Three stages, so each can be cached or tested alone:
+
+1. :func:`extract_imports` reads one file's bytes. Its result depends on nothing but the content,
+   so callers cache it by git blob id (:meth:`FileImports.to_json` / :meth:`FileImports.from_json`).
+   Files that ``ast`` rejects still give their imports through tree-sitter (``via="fallback"``).
+2. :func:`build_module_index` names modules after file paths and source roots, and
+   :func:`resolve_imports` turns import statements into edges between the codebase's own modules.
+3. :func:`find_cycles` finds strongly connected components, once over the imports that run when a
+   module is imported and once over all imports (the cycles only the latter has are *latent*).
+
+Pure functions over what the caller hands in: no I/O, no Dagster.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import heapq
+import json
+import sys
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import tree_sitter
+
+from symphony_assets.analysis.pysource import iter_nodes, node_line, node_text, parse_python, ts_tree
+
+__all__ = [
+    "ANALYSER_VERSION",
+    "IMPORT_TIME_KINDS",
+    "KINDS",
+    "LATENT_KINDS",
+    "Cycle",
+    "CycleReport",
+    "DuplicateClaim",
+    "Edge",
+    "FileImports",
+    "ImportStmt",
+    "ModuleIndex",
+    "ModuleInfo",
+    "build_module_index",
+    "extract_imports",
+    "find_cycles",
+    "resolve_imports",
+]
+
+#: Kinds of import that run while the importing module itself is being imported.
+IMPORT_TIME_KINDS: Final = frozenset({"module", "try", "conditional"})
+#: Kinds that run later or never at run time: inside a function, for the type checker only, or only
+#: when the file is run as a script (``if __name__ == "__main__":``).
+LATENT_KINDS: Final = frozenset({"function", "type_checking", "main"})
+KINDS: Final = IMPORT_TIME_KINDS | LATENT_KINDS
+
+_JSON_VERSION = 1
+#: Bump when extraction changes what it returns for the same bytes (part of the blob-cache key).
+ANALYSER_VERSION = "1"
+#: Kinds that cannot be overridden by a construct nested inside them.
+_STICKY = frozenset({"function", "type_checking", "main"})
+
+
+@dataclass(frozen=True)
+class ImportStmt:
+    """One imported module of one import statement (``import a, b`` gives two)."""
+
+    #: The module as written, without leading dots (``""`` for ``from . import x``).
+    module: str
+    #: Names after ``from ... import`` (``("*",)`` for a star import); ``()`` for ``import x``.
+    names: tuple[str, ...]
+    #: Number of leading dots; 0 for an absolute import.
+    level: int
+    line: int
+    #: One of :data:`KINDS`.
+    kind: str
+    #: ``"ast"`` or ``"fallback"`` (tree-sitter, because ``ast.parse`` failed).
+    via: str
+
+
+@dataclass(frozen=True)
+class FileImports:
+    imports: tuple[ImportStmt, ...]
+    parse_error: str | None = None
+    parse_error_line: int | None = None
+    python2: bool = False
+
+    @property
+    def via(self) -> str:
+        return "ast" if self.parse_error is None else "fallback"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able data for the per-blob cache; :meth:`from_dict` gives back an equal object."""
+        return {
+            "v": _JSON_VERSION,
+            "imports": [[s.module, list(s.names), s.level, s.line, s.kind, s.via] for s in self.imports],
+            "error": self.parse_error,
+            "error_line": self.parse_error_line,
+            "python2": self.python2,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> FileImports:
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, data: Any) -> FileImports:
+        """Rebuild from :meth:`to_dict` output; ``ValueError`` for anything else (e.g. an old version)."""
+        if not isinstance(data, dict) or data.get("v") != _JSON_VERSION:
+            raise ValueError("not a FileImports payload of this version")
+        try:
+            return cls._from_payload(data)
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"malformed FileImports payload: {exc}") from exc
+
+    @classmethod
+    def _from_payload(cls, data: dict[str, Any]) -> FileImports:
+        imports = tuple(
+            ImportStmt(
+                module=str(module),
+                names=tuple(str(n) for n in names),
+                level=int(level),
+                line=int(line),
+                kind=str(kind),
+                via=str(via),
+            )
+            for module, names, level, line, kind, via in data["imports"]
+        )
+        error_line = data.get("error_line")
+        return cls(
+            imports=imports,
+            parse_error=data.get("error"),
+            parse_error_line=int(error_line) if error_line is not None else None,
+            python2=bool(data.get("python2", False)),
+        )
+
+
+# --------------------------------------------------------------------------------------------------
+# Extraction
+
+
+def extract_imports(source: bytes) -> FileImports:
+    """Import statements of one file with where they run; never raises."""
+    outcome = parse_python(source)
+    if outcome.tree is not None:
+        return FileImports(imports=tuple(_ast_imports(outcome.tree)))
+    return FileImports(
+        imports=tuple(_ts_imports(ts_tree(source))),
+        parse_error=outcome.error,
+        parse_error_line=outcome.error_line,
+        python2=outcome.python2,
+    )
+
+
+def _nested(kind: str, inner: str) -> str:
+    """The kind of code inside a construct of kind ``inner`` that sits in code of ``kind``."""
+    return kind if kind in _STICKY else inner
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _is_main_guard(test: ast.expr) -> bool:
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
+        return False
+    sides = [test.left, test.comparators[0]]
+    has_name = any(isinstance(s, ast.Name) and s.id == "__name__" for s in sides)
+    has_main = any(isinstance(s, ast.Constant) and s.value == "__main__" for s in sides)
+    return has_name and has_main
+
+
+def _if_kinds(kind: str, test: ast.expr) -> tuple[str, str]:
+    """Kinds of the body and of the ``else`` branch of an ``if`` inside code of ``kind``."""
+    if _is_type_checking(test):
+        return _nested(kind, "type_checking"), _nested(kind, "conditional")
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not) and _is_type_checking(test.operand):
+        return _nested(kind, "conditional"), _nested(kind, "type_checking")
+    if _is_main_guard(test):
+        return _nested(kind, "main"), _nested(kind, "conditional")
+    return _nested(kind, "conditional"), _nested(kind, "conditional")
+
+
+def _ast_imports(tree: ast.Module) -> list[ImportStmt]:
+    """Walk statements only (imports are statements), iteratively, tracking the kind of each block."""
+    found: list[ImportStmt] = []
+    stack: list[tuple[list[ast.stmt], str]] = [(tree.body, "module")]
+    while stack:
+        body, kind = stack.pop()
+        for stmt in body:
+            if isinstance(stmt, ast.Import):
+                for alias in stmt.names:
+                    found.append(ImportStmt(alias.name, (), 0, stmt.lineno, kind, "ast"))
+            elif isinstance(stmt, ast.ImportFrom):
+                names = tuple(a.name for a in stmt.names)
+                found.append(ImportStmt(stmt.module or "", names, stmt.level or 0, stmt.lineno, kind, "ast"))
+            elif isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+                stack.append((stmt.body, "function"))
+            elif isinstance(stmt, ast.ClassDef):
+                stack.append((stmt.body, kind))
+            elif isinstance(stmt, ast.If):
+                body_kind, else_kind = _if_kinds(kind, stmt.test)
+                stack.append((stmt.body, body_kind))
+                stack.append((stmt.orelse, else_kind))
+            elif isinstance(stmt, ast.Try | ast.TryStar):
+                inner = _nested(kind, "try")
+                stack.append((stmt.body, inner))
+                stack.append((stmt.orelse, inner))
+                stack.append((stmt.finalbody, inner))
+                for handler in stmt.handlers:
+                    stack.append((handler.body, inner))
+            elif isinstance(stmt, ast.Match):
+                for case in stmt.cases:
+                    stack.append((case.body, _nested(kind, "conditional")))
+            elif isinstance(stmt, ast.For | ast.AsyncFor | ast.While):
+                stack.append((stmt.body, kind))
+                stack.append((stmt.orelse, kind))
+            elif isinstance(stmt, ast.With | ast.AsyncWith):
+                stack.append((stmt.body, kind))
+    found.sort(key=lambda s: s.line)
+    return found
+
+
+_TS_IMPORT_TYPES = ("import_statement", "import_from_statement", "future_import_statement")
+
+
+def _ts_condition_kind(condition: tree_sitter.Node | None) -> str:
+    if condition is None:
+        return "conditional"
+    text = node_text(condition).strip()
+    if text == "TYPE_CHECKING" or text.endswith(".TYPE_CHECKING"):
+        return "type_checking"
+    compact = text.replace(" ", "").replace("'", '"')
+    if compact in ('__name__=="__main__"', '"__main__"==__name__'):
+        return "main"
+    return "conditional"
+
+
+def _ts_kind(node: tree_sitter.Node) -> str:
+    """Where an import node runs, from its ancestors (innermost first)."""
+    inner: str | None = None
+    child = node
+    parent = node.parent
+    while parent is not None:
+        ptype = parent.type
+        if ptype in ("function_definition", "lambda"):
+            return "function"
+        if inner not in _STICKY:
+            if ptype == "if_statement":
+                consequence = parent.child_by_field_name("consequence")
+                if consequence is not None and consequence.id == child.id:
+                    found = _ts_condition_kind(parent.child_by_field_name("condition"))
+                    inner = found if inner is None or found in _STICKY else inner
+                elif inner is None:
+                    inner = "conditional"
+            elif ptype == "elif_clause" and inner is None:
+                inner = "conditional"
+            elif ptype == "try_statement" and inner is None:
+                inner = "try"
+            elif ptype in ("match_statement", "case_clause") and inner is None:
+                inner = "conditional"
+        child = parent
+        parent = parent.parent
+    return inner or "module"
+
+
+def _dotted(node: tree_sitter.Node | None) -> str:
+    return "".join(node_text(node).split()) if node is not None else ""
+
+
+def _ts_imports(tree: tree_sitter.Tree) -> list[ImportStmt]:
+    found: list[ImportStmt] = []
+    for node in iter_nodes(tree, _TS_IMPORT_TYPES):
+        line = node_line(node)
+        kind = _ts_kind(node)
+        if node.type == "import_statement":
+            for name in node.children_by_field_name("name"):
+                target = name.child_by_field_name("name") if name.type == "aliased_import" else name
+                module = _dotted(target)
+                if module:
+                    found.append(ImportStmt(module, (), 0, line, kind, "fallback"))
+            continue
+        names: list[str] = []
+        for name in node.children_by_field_name("name"):
+            target = name.child_by_field_name("name") if name.type == "aliased_import" else name
+            text = _dotted(target)
+            if text:
+                names.append(text)
+        if any(child.type == "wildcard_import" for child in node.children):
+            names.append("*")
+        if node.type == "future_import_statement":
+            found.append(ImportStmt("__future__", tuple(names), 0, line, kind, "fallback"))
+            continue
+        source = node.child_by_field_name("module_name")
+        if source is None:
+            continue
+        if source.type == "relative_import":
+            prefix = next((c for c in source.children if c.type == "import_prefix"), None)
+            level = node_text(prefix).count(".") if prefix is not None else 0
+            dotted = next((c for c in source.children if c.type == "dotted_name"), None)
+            module = _dotted(dotted)
+        else:
+            level, module = 0, _dotted(source)
+        if module or level:
+            found.append(ImportStmt(module, tuple(names), level, line, kind, "fallback"))
+    return found
+
+
+# --------------------------------------------------------------------------------------------------
+# Module index
+
+
+@dataclass(frozen=True)
+class ModuleInfo:
+    name: str
+    path: str
+    root: str
+    is_package: bool
+    #: False when a path part is not an identifier (``my-scripts/run.py``): nothing can import it.
+    importable: bool
+
+
+@dataclass(frozen=True)
+class DuplicateClaim:
+    """Several files claim one module name; ``winner`` is the one Python would load."""
+
+    module: str
+    paths: tuple[str, ...]
+    winner: str
+
+
+@dataclass(frozen=True)
+class ModuleIndex:
+    roots: tuple[str, ...]
+    #: Module name -> the file Python would load for it.
+    modules: Mapping[str, ModuleInfo]
+    #: File path -> the module that file is (also for files that lose a duplicate claim).
+    by_path: Mapping[str, ModuleInfo]
+    #: Folders without ``__init__.py`` that hold modules (PEP 420 namespace packages).
+    namespace_packages: frozenset[str]
+    #: First components of every module and package under a source root.
+    top_level: frozenset[str]
+    duplicates: tuple[DuplicateClaim, ...] = ()
+
+    def module_for_path(self, path: str) -> str | None:
+        info = self.by_path.get(path)
+        return info.name if info is not None else None
+
+    def has_module(self, name: str) -> bool:
+        info = self.modules.get(name)
+        return info is not None and info.importable
+
+    def is_package(self, name: str) -> bool:
+        info = self.modules.get(name)
+        return name in self.namespace_packages or (info is not None and info.is_package)
+
+
+def _norm_root(root: str) -> str:
+    return root.replace("\\", "/").strip("/").removeprefix("./").strip("/")
+
+
+def build_module_index(paths: Iterable[str], source_roots: Sequence[str] = ()) -> ModuleIndex:
+    """Module names for the ``.py`` files among ``paths`` (repo-relative, ``/``-separated).
+
+    Each file is named relative to the longest source root that holds it. The repository root is
+    always a root (lowest priority), so every file gets a name; ``src`` is added when it exists and no
+    roots are configured. The order of roots is the search order used to pick a duplicate's winner.
+    """
+    all_paths = sorted({p.replace("\\", "/").removeprefix("./") for p in paths})
+    roots = [r for r in dict.fromkeys(_norm_root(r) for r in source_roots) if r]
+    if not source_roots and any(p.startswith("src/") for p in all_paths):
+        roots.append("src")
+    roots.append("")
+    by_length = sorted(roots, key=len, reverse=True)
+    rank = {r: i for i, r in enumerate(roots)}
+
+    claims: dict[str, list[ModuleInfo]] = {}
+    by_path: dict[str, ModuleInfo] = {}
+    namespaces: set[str] = set()
+    package_dirs: set[tuple[str, str]] = set()
+    top: set[str] = set()
+    for path in all_paths:
+        if not path.endswith(".py"):
+            continue
+        root = next(r for r in by_length if r == "" or path.startswith(r + "/"))
+        rel = path[len(root) + 1 :] if root else path
+        parts = rel[: -len(".py")].split("/")
+        is_package = parts[-1] == "__init__"
+        if is_package:
+            parts = parts[:-1]
+            if not parts:
+                continue  # an __init__.py directly in a source root names no module
+            package_dirs.add((root, "/".join(parts)))
+        name = ".".join(parts)
+        importable = all(p.isidentifier() for p in parts)
+        info = ModuleInfo(name=name, path=path, root=root, is_package=is_package, importable=importable)
+        by_path[path] = info
+        claims.setdefault(name, []).append(info)
+        if importable:
+            top.add(parts[0])
+            for i in range(1, len(parts)):
+                namespaces.add(f"{root}\0" + "/".join(parts[:i]))
+
+    namespace_packages = set()
+    for entry in namespaces:
+        root, folder = entry.split("\0", 1)
+        if (root, folder) not in package_dirs:
+            namespace_packages.add(folder.replace("/", "."))
+
+    modules: dict[str, ModuleInfo] = {}
+    duplicates = []
+    for name, infos in claims.items():
+        # Python searches roots in order; within one folder a package wins over a same-named module.
+        ordered = sorted(infos, key=lambda i: (rank[i.root], not i.is_package, i.path))
+        modules[name] = ordered[0]
+        if len(infos) > 1:
+            paths = tuple(sorted(i.path for i in infos))
+            duplicates.append(DuplicateClaim(module=name, paths=paths, winner=ordered[0].path))
+    namespace_packages -= {n for n, info in modules.items() if info.is_package}
+    return ModuleIndex(
+        roots=tuple(roots),
+        modules=modules,
+        by_path=by_path,
+        namespace_packages=frozenset(namespace_packages),
+        top_level=frozenset(top),
+        duplicates=tuple(sorted(duplicates, key=lambda d: d.module)),
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Resolution
+
+
+@dataclass(frozen=True)
+class Edge:
+    """``importer`` imports ``imported`` at ``importer_path:line``."""
+
+    importer: str
+    imported: str
+    importer_path: str
+    imported_path: str
+    line: int
+    kind: str
+    via: str
+
+
+def _existing_prefix(index: ModuleIndex, name: str) -> str | None:
+    """The longest prefix of ``name`` (itself included) that is a module with a file."""
+    parts = name.split(".")
+    for end in range(len(parts), 0, -1):
+        candidate = ".".join(parts[:end])
+        if index.has_module(candidate):
+            return candidate
+    return None
+
+
+def _targets(index: ModuleIndex, stmt: ImportStmt, importer: ModuleInfo) -> list[str]:
+    if stmt.level:
+        base_parts = importer.name.split(".") if importer.is_package else importer.name.split(".")[:-1]
+        up = stmt.level - 1
+        if up > len(base_parts) or (up == len(base_parts) and not stmt.module):
+            return []  # beyond the top-level package: Python raises ImportError
+        base_parts = base_parts[: len(base_parts) - up] if up else base_parts
+        base = ".".join([*base_parts, stmt.module] if stmt.module else base_parts)
+    else:
+        base = stmt.module
+        if not base:
+            return []
+    if not stmt.names:
+        found = _existing_prefix(index, base)
+        return [found] if found else []
+    # ``from a.b import c``: the submodule a.b.c when there is one, else a name defined in a.b.
+    targets = []
+    for name in stmt.names:
+        if name != "*" and index.has_module(f"{base}.{name}"):
+            targets.append(f"{base}.{name}")
+        else:
+            found = _existing_prefix(index, base)
+            if found:
+                targets.append(found)
+    return targets
+
+
+def resolve_imports(
+    index: ModuleIndex,
+    imports_by_path: Mapping[str, FileImports],
+    external_names: AbstractSet[str] = frozenset(),
+) -> list[Edge]:
+    """Edges between the codebase's own modules, one per import statement and imported module.
+
+    An absolute import resolves only when its first component is a top-level module under a source
+    root and is neither a standard-library nor an installed third-party name: a repo folder
+    ``common/logging/`` is not what ``import logging`` loads. Self-imports are dropped.
+    """
+    stdlib = sys.stdlib_module_names
+    edges: list[Edge] = []
+    seen: set[tuple[str, str, int, str]] = set()
+    for path in sorted(imports_by_path):
+        importer = index.by_path.get(path)
+        if importer is None:
+            continue
+        for stmt in imports_by_path[path].imports:
+            if stmt.level == 0:
+                head = stmt.module.split(".", 1)[0]
+                if head in stdlib or head in external_names or head not in index.top_level:
+                    continue
+            for target in _targets(index, stmt, importer):
+                if target == importer.name:
+                    continue
+                key = (importer.name, target, stmt.line, path)
+                if key in seen:
+                    continue
+                seen.add(key)
+                edges.append(
+                    Edge(
+                        importer=importer.name,
+                        imported=target,
+                        importer_path=path,
+                        imported_path=index.modules[target].path,
+                        line=stmt.line,
+                        kind=stmt.kind,
+                        via=stmt.via,
+                    )
+                )
+    return edges
+
+
+# --------------------------------------------------------------------------------------------------
+# Cycles
+
+
+@dataclass(frozen=True)
+class Cycle:
+    cycle_id: str
+    #: True when the component exists only through function-level, TYPE_CHECKING or ``__main__`` imports.
+    latent: bool
+    modules: tuple[str, ...]
+    #: One shortest loop, as edges: ``loop[i].imported == loop[i + 1].importer``, back to the start.
+    loop: tuple[Edge, ...]
+    #: Imports whose removal breaks this component (verified; not guaranteed the smallest such set).
+    cut: tuple[Edge, ...]
+
+    @property
+    def size(self) -> int:
+        return len(self.modules)
+
+    @property
+    def loop_text(self) -> str:
+        """``a:12 -> b:3 -> a``: each module with the line of its import of the next one."""
+        if not self.loop:
+            return ""
+        steps = [f"{e.importer}:{e.line}" for e in self.loop]
+        return " -> ".join([*steps, self.loop[0].importer])
+
+
+@dataclass(frozen=True)
+class CycleReport:
+    cycles: tuple[Cycle, ...] = field(default_factory=tuple)
+
+    @property
+    def real(self) -> tuple[Cycle, ...]:
+        return tuple(c for c in self.cycles if not c.latent)
+
+    @property
+    def latent(self) -> tuple[Cycle, ...]:
+        return tuple(c for c in self.cycles if c.latent)
+
+
+Graph = dict[str, set[str]]
+
+
+def strongly_connected_components(
+    nodes: Iterable[str], graph: Mapping[str, AbstractSet[str]]
+) -> list[list[str]]:
+    """Tarjan's algorithm without recursion, so a 10,000-module chain is fine."""
+    index_of: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    components: list[list[str]] = []
+    counter = 0
+    for start in nodes:
+        if start in index_of:
+            continue
+        work: list[tuple[str, Any]] = [(start, iter(sorted(graph.get(start, ()))))]
+        index_of[start] = low[start] = counter
+        counter += 1
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, successors = work[-1]
+            advanced = False
+            for succ in successors:
+                if succ not in index_of:
+                    index_of[succ] = low[succ] = counter
+                    counter += 1
+                    stack.append(succ)
+                    on_stack.add(succ)
+                    work.append((succ, iter(sorted(graph.get(succ, ())))))
+                    advanced = True
+                    break
+                if succ in on_stack:
+                    low[node] = min(low[node], index_of[succ])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index_of[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                components.append(component)
+    return components
+
+
+def _subgraph(graph: Mapping[str, AbstractSet[str]], members: AbstractSet[str]) -> Graph:
+    return {n: {m for m in graph.get(n, ()) if m in members} for n in members}
+
+
+def _topological_order(graph: Mapping[str, AbstractSet[str]]) -> dict[str, int] | None:
+    """Kahn's algorithm: node -> position, or None when the graph has a cycle."""
+    indegree = dict.fromkeys(graph, 0)
+    for succs in graph.values():
+        for s in succs:
+            indegree[s] = indegree.get(s, 0) + 1
+    ready = sorted((n for n, d in indegree.items() if d == 0), reverse=True)
+    order: dict[str, int] = {}
+    while ready:
+        node = ready.pop()
+        order[node] = len(order)
+        for s in graph.get(node, ()):
+            indegree[s] -= 1
+            if indegree[s] == 0:
+                ready.append(s)
+    return order if len(order) == len(indegree) else None
+
+
+def _try_add_edge(
+    succ: dict[str, set[str]], pred: dict[str, set[str]], order: dict[str, int], u: str, v: str
+) -> bool:
+    """Add u -> v to a DAG unless it closes a cycle, keeping ``order`` topological (Pearce-Kelly).
+
+    Only the nodes between v and u in the current order are searched, which keeps the many
+    put-back attempts of :func:`_cut_set` cheap on large components.
+    """
+    lower, upper = order[v], order[u]
+    if lower > upper:
+        succ[u].add(v)
+        pred[v].add(u)
+        return True
+    forward: list[str] = []
+    seen = {v}
+    stack = [v]
+    while stack:
+        node = stack.pop()
+        if node == u:
+            return False
+        forward.append(node)
+        for s in succ[node]:
+            if s not in seen and order[s] <= upper:
+                seen.add(s)
+                stack.append(s)
+    backward: list[str] = []
+    seen = {u}
+    stack = [u]
+    while stack:
+        node = stack.pop()
+        backward.append(node)
+        for p in pred[node]:
+            if p not in seen and order[p] >= lower:
+                seen.add(p)
+                stack.append(p)
+    backward.sort(key=order.__getitem__)
+    forward.sort(key=order.__getitem__)
+    slots = sorted(order[n] for n in backward + forward)
+    for node, slot in zip(backward + forward, slots):
+        order[node] = slot
+    succ[u].add(v)
+    pred[v].add(u)
+    return True
+
+
+def _els_order(graph: Mapping[str, AbstractSet[str]]) -> dict[str, int]:
+    """Eades-Lin-Smyth ordering: edges pointing backwards in it form a small feedback arc set."""
+    succ = {n: set(s) for n, s in graph.items()}
+    pred: dict[str, set[str]] = {n: set() for n in graph}
+    for n, ss in graph.items():
+        for s in ss:
+            pred[s].add(n)
+    alive = set(graph)
+    left: list[str] = []
+    right: list[str] = []
+    sinks = deque(sorted(n for n in graph if not succ[n]))
+    sources = deque(sorted(n for n in graph if not pred[n]))
+    heap = [(len(pred[n]) - len(succ[n]), n) for n in sorted(graph)]
+    heapq.heapify(heap)
+
+    def remove(node: str) -> None:
+        alive.discard(node)
+        for s in succ.pop(node):
+            pred[s].discard(node)
+            heapq.heappush(heap, (len(pred[s]) - len(succ[s]), s))
+            if not pred[s]:
+                sources.append(s)
+        for p in pred.pop(node):
+            succ[p].discard(node)
+            heapq.heappush(heap, (len(pred[p]) - len(succ[p]), p))
+            if not succ[p]:
+                sinks.append(p)
+
+    while alive:
+        while sinks or sources:
+            while sinks:
+                node = sinks.popleft()
+                if node in alive and not succ[node]:
+                    right.append(node)
+                    remove(node)
+            while sources:
+                node = sources.popleft()
+                if node in alive and not pred[node]:
+                    left.append(node)
+                    remove(node)
+        while heap and alive:
+            score, node = heapq.heappop(heap)
+            if node in alive and score == len(pred[node]) - len(succ[node]):
+                left.append(node)
+                remove(node)
+                break
+    order = left + list(reversed(right))
+    return {n: i for i, n in enumerate(order)}
+
+
+def _cut_set(
+    graph: Mapping[str, AbstractSet[str]],
+    cuttable: AbstractSet[tuple[str, str]] | None,
+    weights: Mapping[tuple[str, str], int],
+) -> list[tuple[str, str]]:
+    """A minimal set of cuttable edges (all when ``cuttable`` is None) that leaves ``graph`` acyclic.
+
+    Starts from the backward edges of an Eades-Lin-Smyth order (all cuttable edges when those are not
+    enough), then puts back every edge that does not close a cycle again, heaviest first.
+    """
+    pos = _els_order(graph)
+    edges = [(u, v) for u, succs in graph.items() for v in succs]
+    allowed = set(edges) if cuttable is None else set(edges) & set(cuttable)
+    cut = {(u, v) for u, v in allowed if pos[u] >= pos[v]}
+    succ: dict[str, set[str]] = {n: {v for v in s if (n, v) not in cut} for n, s in graph.items()}
+    order = _topological_order(succ)
+    if order is None:
+        cut = set(allowed)
+        succ = {n: {v for v in s if (n, v) not in cut} for n, s in graph.items()}
+        order = _topological_order(succ)
+        if order is None:
+            raise ValueError("the edges that may not be cut form a cycle on their own")
+    pred: dict[str, set[str]] = {n: set() for n in succ}
+    for n, ss in succ.items():
+        for s in ss:
+            pred[s].add(n)
+    # Put back first the pairs most costly to cut (several import statements), then in name order.
+    for u, v in sorted(cut, key=lambda uv: (-weights.get(uv, 1), uv)):
+        if _try_add_edge(succ, pred, order, u, v):
+            cut.discard((u, v))
+    return sorted(cut)
+
+
+def _shortest_path(graph: Mapping[str, AbstractSet[str]], source: str, target: str) -> list[str] | None:
+    """Nodes from ``source`` to ``target`` by BFS (both ends included)."""
+    parent: dict[str, str | None] = {source: None}
+    queue = deque([source])
+    while queue:
+        node = queue.popleft()
+        for s in sorted(graph.get(node, ())):
+            if s == target:
+                path = [node]
+                back = parent[node]
+                while back is not None:
+                    path.append(back)
+                    back = parent[back]
+                return [*reversed(path), target]
+            if s not in parent:
+                parent[s] = node
+                queue.append(s)
+    return None
+
+
+#: How many start points the shortest-loop search tries in one component (exact below this size).
+_LOOP_STARTS = 48
+
+
+def _shortest_loop(
+    graph: Mapping[str, AbstractSet[str]], first_edges: Sequence[tuple[str, str]]
+) -> list[str]:
+    """Shortest loop that starts with one of ``first_edges``: ``[a, b, ..., a]``."""
+    best: list[str] | None = None
+    for u, v in first_edges[:_LOOP_STARTS]:
+        if u == v:
+            return [u, u]
+        path = _shortest_path(graph, v, u)
+        if path is not None and (best is None or len(path) + 1 < len(best)):
+            best = [u, *path]
+            if len(best) == 3:
+                break
+    return best or []
+
+
+def find_cycles(edges: Iterable[Edge]) -> CycleReport:
+    """Import cycles: components over import-time edges, then latent ones that all edges add.
+
+    For each, one shortest loop (a latent loop goes through at least one latent import) and a cut set.
+    Work per component is near-linear plus a few BFS passes; no enumeration of all cycles.
+    """
+    by_pair: dict[tuple[str, str], list[Edge]] = {}
+    for e in edges:
+        if e.importer != e.imported:
+            by_pair.setdefault((e.importer, e.imported), []).append(e)
+
+    def is_import_time(u: str, v: str) -> bool:
+        return any(e.kind in IMPORT_TIME_KINDS for e in by_pair[(u, v)])
+
+    live: Graph = {}
+    full: Graph = {}
+    for u, v in by_pair:
+        full.setdefault(u, set()).add(v)
+        full.setdefault(v, set())
+        if is_import_time(u, v):
+            live.setdefault(u, set()).add(v)
+            live.setdefault(v, set())
+
+    weights = {pair: len(found) for pair, found in by_pair.items()}
+
+    cycles: list[Cycle] = []
+    real_sets: list[frozenset[str]] = []  # in discovery order: index = owner id below
+    for component in strongly_connected_components(sorted(live), live):
+        if len(component) < 2:
+            continue
+        members = frozenset(component)
+        real_sets.append(members)
+        sub = _subgraph(live, members)
+        starts = sorted(
+            ((u, v) for u in sub for v in sub[u]),
+            key=lambda uv: (-(len(sub[uv[0]]) + len(sub[uv[1]])), uv),
+        )
+        loop = _shortest_loop(sub, starts)
+        cut = _cut_set(sub, None, weights)
+        cycles.append(_make_cycle(False, members, loop, cut, by_pair))
+
+    owner = {m: i for i, members in enumerate(real_sets) for m in members}
+    real_lookup = set(real_sets)
+    for component in strongly_connected_components(sorted(full), full):
+        members = frozenset(component)
+        if len(members) < 2 or members in real_lookup:
+            continue
+        sub = _subgraph(full, members)
+        latent_edges = sorted((u, v) for u in sub for v in sub[u] if not is_import_time(u, v))
+        loop = _shortest_loop(sub, latent_edges)
+
+        # Collapse the real components inside so that cutting only latent imports can succeed.
+        def rep(m: str) -> str:
+            return f"\0{owner[m]}" if m in owner else m
+
+        # A condensed edge can be cut only when every import it stands for is latent.
+        condensed: Graph = {}
+        cuttable: set[tuple[str, str]] = set()
+        blocked: set[tuple[str, str]] = set()
+        condensed_weights: dict[tuple[str, str], int] = {}
+        for u in sub:
+            cu = rep(u)
+            condensed.setdefault(cu, set())
+            for v in sub[u]:
+                cv = rep(v)
+                if cu == cv:
+                    continue
+                condensed[cu].add(cv)
+                condensed.setdefault(cv, set())
+                condensed_weights[(cu, cv)] = condensed_weights.get((cu, cv), 0) + weights[(u, v)]
+                (blocked if is_import_time(u, v) else cuttable).add((cu, cv))
+        cuttable -= blocked
+        cut_condensed = set(_cut_set(condensed, cuttable, condensed_weights))
+        cut_pairs = sorted((u, v) for u in sub for v in sub[u] if (rep(u), rep(v)) in cut_condensed)
+        cycles.append(_make_cycle(True, members, loop, cut_pairs, by_pair))
+
+    cycles.sort(key=lambda c: (c.latent, -c.size, c.modules))
+    return CycleReport(cycles=tuple(cycles))
+
+
+def _make_cycle(
+    latent: bool,
+    members: frozenset[str],
+    loop: Sequence[str],
+    cut: Sequence[tuple[str, str]],
+    by_pair: Mapping[tuple[str, str], Sequence[Edge]],
+) -> Cycle:
+    """Attach concrete imports: per loop step the first import-time one; per cut pair all that matter."""
+
+    def order(e: Edge) -> tuple[bool, str, int]:
+        return (e.kind not in IMPORT_TIME_KINDS, e.importer_path, e.line)
+
+    modules = tuple(sorted(members))
+    loop_edges = tuple(min(by_pair[(loop[i], loop[i + 1])], key=order) for i in range(len(loop) - 1))
+    cut_edges: list[Edge] = []
+    for u, v in cut:
+        pair = sorted(by_pair[(u, v)], key=order)
+        # A real cycle breaks once the import-time imports go; a latent one needs every import gone.
+        cut_edges.extend(pair if latent else [e for e in pair if e.kind in IMPORT_TIME_KINDS])
+    digest = hashlib.sha1("\n".join(modules).encode("utf-8"), usedforsecurity=False).hexdigest()[:12]
+    return Cycle(
+        cycle_id=("latent-" if latent else "cycle-") + digest,
+        latent=latent,
+        modules=modules,
+        loop=loop_edges,
+        cut=tuple(cut_edges),
+    )

@@ -1,0 +1,1 @@
+"""Import graph and import cycles of each codebase, per day."""

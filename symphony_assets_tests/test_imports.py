@@ -1,0 +1,472 @@
+"""Import graph and cycles over real package trees written to temp dirs."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pytest
+
+from symphony_assets.analysis.imports import (
+    Edge,
+    FileImports,
+    ImportStmt,
+    ModuleIndex,
+    build_module_index,
+    extract_imports,
+    find_cycles,
+    resolve_imports,
+)
+
+
+def write_tree(root: Path, files: Mapping[str, str | bytes]) -> None:
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+
+
+def graph(
+    root: Path, source_roots: Sequence[str] = (), external: frozenset[str] = frozenset()
+) -> tuple[ModuleIndex, dict[str, FileImports], list[Edge]]:
+    """What an asset does: read every file under ``root``, extract, index, resolve."""
+    paths = []
+    for folder, _dirs, names in os.walk(root):
+        for name in names:
+            paths.append(Path(folder, name).relative_to(root).as_posix())
+    imports = {p: extract_imports((root / p).read_bytes()) for p in paths if p.endswith(".py")}
+    index = build_module_index(paths, source_roots)
+    return index, imports, resolve_imports(index, imports, external)
+
+
+def pairs(edges: Sequence[Edge]) -> set[tuple[str, str]]:
+    return {(e.importer, e.imported) for e in edges}
+
+
+def test_relative_imports_levels_and_submodule_vs_name(tmp_path: Path) -> None:
+    write_tree(
+        tmp_path,
+        {
+            "app/__init__.py": "VERSION = 1\n",
+            "app/core/__init__.py": "from . import models, CONSTANT\nCONSTANT = 2\n",
+            "app/core/models.py": "from .. import VERSION\n",
+            "app/core/db/__init__.py": "",
+            "app/core/db/engine.py": (
+                "from . import pool\nfrom .. import models\nfrom ... import util\n"
+                "from ...util import helper\n"
+                "from .pool import Pool\n"
+            ),
+            "app/core/db/pool.py": "from .... import too_far\n",
+            "app/util.py": "def helper(): ...\n",
+        },
+    )
+    index, imports, edges = graph(tmp_path)
+    engine = imports["app/core/db/engine.py"].imports
+    assert [(s.module, s.names, s.level) for s in engine] == [
+        ("", ("pool",), 1),
+        ("", ("models",), 2),
+        ("", ("util",), 3),
+        ("util", ("helper",), 3),
+        ("pool", ("Pool",), 1),
+    ]
+    got = {(e.importer, e.imported, e.line) for e in edges}
+    assert got == {
+        ("app.core", "app.core.models", 1),  # submodule
+        ("app.core.models", "app", 1),  # a name defined in app/__init__.py
+        ("app.core.db.engine", "app.core.db.pool", 1),
+        ("app.core.db.engine", "app.core.models", 2),
+        ("app.core.db.engine", "app.util", 3),
+        ("app.core.db.engine", "app.util", 4),
+        ("app.core.db.engine", "app.core.db.pool", 5),
+    }
+    # `from . import CONSTANT` inside app/core/__init__.py is a self-import: no edge.
+    assert ("app.core", "app.core") not in pairs(edges)
+    assert index.module_for_path("app/core/db/__init__.py") == "app.core.db"
+    assert index.is_package("app.core.db") and not index.is_package("app.util")
+
+
+def test_namespace_packages(tmp_path: Path) -> None:
+    write_tree(
+        tmp_path,
+        {
+            "company/billing/invoice.py": "from company.billing import tax\nimport company.shipping.rates\n",
+            "company/billing/tax.py": "",
+            "company/shipping/rates.py": "from company import billing\n",
+        },
+    )
+    index, _, edges = graph(tmp_path)
+    assert {"company", "company.billing", "company.shipping"} <= index.namespace_packages
+    assert index.is_package("company.billing")
+    # `from company import billing` names a namespace package: there is no file to point at.
+    assert pairs(edges) == {
+        ("company.billing.invoice", "company.billing.tax"),
+        ("company.billing.invoice", "company.shipping.rates"),
+    }
+
+
+def test_stdlib_and_installed_names_never_resolve_to_repo_folders(tmp_path: Path) -> None:
+    write_tree(
+        tmp_path,
+        {
+            "common/__init__.py": "",
+            "common/logging/__init__.py": "import logging\nLOG = logging.getLogger()\n",
+            "common/json.py": "import json\n",
+            "requests/__init__.py": "",
+            "app.py": (
+                "import logging\nimport json\nimport requests\nfrom common import logging as clog\n"
+                "from common.logging import LOG\nimport common.json\n"
+            ),
+        },
+    )
+    _, _, edges = graph(tmp_path, external=frozenset({"requests"}))
+    assert pairs(edges) == {("app", "common.logging"), ("app", "common.json")}
+    assert [e.line for e in edges if e.imported == "common.logging"] == [4, 5]
+    # Without the installed-name list, the vendored top-level folder is the repo's own module.
+    _, _, edges = graph(tmp_path)
+    assert ("app", "requests") in pairs(edges)
+
+
+def test_duplicate_module_claims(tmp_path: Path) -> None:
+    write_tree(
+        tmp_path,
+        {
+            "tools.py": "",
+            "tools/__init__.py": "",
+            "tools/run.py": "import tools\n",
+            "libs/a/shared/__init__.py": "",
+            "libs/b/shared/__init__.py": "",
+            "libs/b/shared/extra.py": "from shared import extra\n",
+        },
+    )
+    index, _, edges = graph(tmp_path, source_roots=["libs/a", "libs/b"])
+    dups = {d.module: d for d in index.duplicates}
+    assert set(dups) == {"tools", "shared"}
+    assert dups["tools"].paths == ("tools.py", "tools/__init__.py")
+    assert dups["tools"].winner == "tools/__init__.py"  # a package beats a module in the same folder
+    assert dups["shared"].winner == "libs/a/shared/__init__.py"  # first root on the search path
+    assert index.module_for_path("tools.py") == "tools"
+    # shared.extra importing itself through the package is a self-import: no edge.
+    assert {(e.importer, e.imported, e.imported_path) for e in edges} == {
+        ("tools.run", "tools", "tools/__init__.py"),
+    }
+
+
+def test_src_layout_and_custom_source_roots(tmp_path: Path) -> None:
+    write_tree(
+        tmp_path,
+        {
+            "src/mylib/__init__.py": "from mylib.core import run\n",
+            "src/mylib/core.py": "",
+            "tests/test_core.py": "from mylib import core\nimport src.mylib\n",
+            "services/api/handlers.py": "import models\nfrom mylib import core\n",
+            "services/api/models.py": "",
+            "my-scripts/run-it.py": "import mylib\n",
+        },
+    )
+    index, _, edges = graph(tmp_path)
+    assert index.roots == ("src", "")
+    assert index.module_for_path("src/mylib/core.py") == "mylib.core"
+    assert index.module_for_path("services/api/models.py") == "services.api.models"
+    assert pairs(edges) == {
+        ("mylib", "mylib.core"),
+        ("tests.test_core", "mylib.core"),
+        ("services.api.handlers", "mylib.core"),
+        ("my-scripts.run-it", "mylib"),
+    }
+    index, _, edges = graph(tmp_path, source_roots=["src", "services/api"])
+    assert index.module_for_path("services/api/models.py") == "models"
+    assert ("handlers", "models") in pairs(edges)
+    assert not index.has_module("my-scripts.run-it")  # named, but nothing can import it
+
+
+def test_import_kinds(tmp_path: Path) -> None:
+    source = """\
+import a
+from typing import TYPE_CHECKING
+import typing
+try:
+    import b
+except ImportError:
+    import c
+else:
+    import c2
+finally:
+    import c3
+if TYPE_CHECKING:
+    import d
+else:
+    import e
+if typing.TYPE_CHECKING:
+    import f
+if not TYPE_CHECKING:
+    import g
+if sys.version_info >= (3, 11):
+    import h
+elif os.name == "nt":
+    import i
+class K:
+    import j
+    def m(self):
+        import k
+        if TYPE_CHECKING:
+            import l
+def outer():
+    try:
+        import m
+    except ImportError:
+        pass
+if __name__ == "__main__":
+    import n
+with ctx():
+    import o
+for x in y:
+    import p
+if TYPE_CHECKING:
+    try:
+        import q
+    except ImportError:
+        pass
+try:
+    if cond:
+        import r
+except ImportError:
+    pass
+"""
+    expected = {
+        "a": "module",
+        "typing": "module",
+        "b": "try",
+        "c": "try",
+        "c2": "try",
+        "c3": "try",
+        "d": "type_checking",
+        "e": "conditional",
+        "f": "type_checking",
+        "g": "conditional",
+        "h": "conditional",
+        "i": "conditional",
+        "j": "module",
+        "k": "function",
+        "l": "function",
+        "m": "function",
+        "n": "main",
+        "o": "module",
+        "p": "module",
+        "q": "type_checking",
+        "r": "conditional",
+    }
+    write_tree(tmp_path, {"kinds.py": source, "broken.py": source + "def broken(:\n"})
+    parsed = extract_imports((tmp_path / "kinds.py").read_bytes())
+    assert parsed.via == "ast"
+    assert {s.module: s.kind for s in parsed.imports} == expected
+    # The tree-sitter fallback reads the same file (made unparseable at its end) the same way.
+    fallback = extract_imports((tmp_path / "broken.py").read_bytes())
+    assert fallback.via == "fallback" and fallback.parse_error
+    assert fallback.parse_error_line == source.count("\n") + 1
+    assert {s.module: s.kind for s in fallback.imports} == expected
+    strip = [(s.module, s.names, s.level, s.line, s.kind) for s in parsed.imports]
+    assert [(s.module, s.names, s.level, s.line, s.kind) for s in fallback.imports] == strip
+    assert {s.via for s in fallback.imports} == {"fallback"}
+
+
+def test_unparseable_files_still_give_edges(tmp_path: Path) -> None:
+    write_tree(
+        tmp_path,
+        {
+            "legacy/__init__.py": "",
+            "legacy/old.py": (
+                b"import os\nfrom legacy import newer\nfrom . import helpers\n"
+                b"print 'hello'\ntry:\n    import legacy.optional as opt\n"
+                b"except ImportError, e:\n    opt = None\n"
+            ),
+            "legacy/helpers.py": (
+                b"<<<<<<< HEAD\nfrom legacy import old\n=======\nfrom legacy import newer\n>>>>>>> x\n"
+            ),
+            "legacy/newer.py": b"\x00import legacy.helpers\n",
+            "legacy/optional.py": "",
+        },
+    )
+    _, imports, edges = graph(tmp_path)
+    old = imports["legacy/old.py"]
+    assert old.via == "fallback" and old.python2 and old.parse_error_line == 4
+    assert {e.via for e in edges} == {"fallback"}
+    assert {(e.importer, e.imported, e.line, e.kind) for e in edges} == {
+        ("legacy.old", "legacy.newer", 2, "module"),
+        ("legacy.old", "legacy.helpers", 3, "module"),
+        ("legacy.old", "legacy.optional", 6, "try"),
+        ("legacy.helpers", "legacy.old", 2, "module"),
+        ("legacy.helpers", "legacy.newer", 4, "module"),
+        ("legacy.newer", "legacy.helpers", 1, "module"),
+    }
+    assert not imports["legacy/helpers.py"].python2
+    report = find_cycles(edges)
+    assert [c.modules for c in report.real] == [("legacy.helpers", "legacy.newer", "legacy.old")]
+
+
+def test_function_and_type_checking_cycles_are_latent(tmp_path: Path) -> None:
+    write_tree(
+        tmp_path,
+        {
+            "svc/__init__.py": "",
+            "svc/orders.py": "from svc import users\n",
+            "svc/users.py": "def load():\n    from svc import orders\n",
+            "svc/types.py": (
+                "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from svc.users import U\n"
+            ),
+            "svc/view.py": "from svc import types\n",
+        },
+    )
+    write_tree(tmp_path, {"svc/users.py": "from svc import view\ndef load():\n    from svc import orders\n"})
+    _, _, edges = graph(tmp_path)
+    report = find_cycles(edges)
+    assert report.real == ()
+    assert len(report.latent) == 1
+    cycle = report.latent[0]
+    assert cycle.modules == ("svc.orders", "svc.types", "svc.users", "svc.view")
+    assert cycle.cycle_id.startswith("latent-")
+    # The loop shows a latent import; the shortest such loop is orders <-> users.
+    assert cycle.loop_text == "svc.users:3 -> svc.orders:1 -> svc.users"
+    assert cycle.loop[0].kind == "function"
+    # Only latent imports are offered for cutting, and cutting them removes the component.
+    assert {(e.importer, e.imported, e.kind) for e in cycle.cut} == {
+        ("svc.users", "svc.orders", "function"),
+        ("svc.types", "svc.users", "type_checking"),
+    }
+    assert find_cycles([e for e in edges if e not in cycle.cut]).cycles == ()
+
+
+def _edge(a: str, b: str, line: int = 1, kind: str = "module") -> Edge:
+    return Edge(a, b, a.replace(".", "/") + ".py", b.replace(".", "/") + ".py", line, kind, "ast")
+
+
+def test_three_module_cycle_shortest_loop_and_cut(tmp_path: Path) -> None:
+    write_tree(
+        tmp_path,
+        {
+            "shop/__init__.py": "",
+            "shop/cart.py": "import os\nfrom shop import pricing\n",
+            "shop/pricing.py": '"""Prices."""\n\nfrom shop.tax import rate\n',
+            "shop/tax.py": "from shop import cart\n",
+        },
+    )
+    _, _, edges = graph(tmp_path)
+    report = find_cycles(edges)
+    assert report.latent == () and len(report.real) == 1
+    cycle = report.real[0]
+    assert cycle.modules == ("shop.cart", "shop.pricing", "shop.tax") and cycle.size == 3
+    assert cycle.loop_text == "shop.cart:2 -> shop.pricing:3 -> shop.tax:1 -> shop.cart"
+    assert [e.importer_path for e in cycle.loop] == ["shop/cart.py", "shop/pricing.py", "shop/tax.py"]
+    assert len(cycle.cut) == 1 and cycle.cut[0] in edges
+    assert find_cycles([e for e in edges if e not in cycle.cut]).cycles == ()
+
+
+def test_shortest_loop_among_several_and_shared_edge_cut() -> None:
+    # Two loops through the same import a->b: cutting that one import breaks both.
+    edges = [_edge("a", "b"), _edge("b", "c"), _edge("c", "d"), _edge("d", "a"), _edge("b", "a", 4)]
+    edges += [_edge("b", "e"), _edge("e", "a")]
+    report = find_cycles(edges)
+    cycle = report.real[0]
+    assert cycle.size == 5
+    assert cycle.loop_text in {"a:1 -> b:4 -> a", "b:4 -> a:1 -> b"}
+    cut = {(e.importer, e.imported) for e in cycle.cut}
+    assert cut == {("a", "b")}
+
+
+def test_two_loops_through_one_module_need_two_cuts(tmp_path: Path) -> None:
+    write_tree(
+        tmp_path,
+        {
+            "shop/__init__.py": "",
+            "shop/cart.py": "import os\nfrom shop import pricing\nfrom shop import catalog\n",
+            "shop/pricing.py": "\n\nfrom shop.tax import rate\n",
+            "shop/tax.py": "from shop import cart\n",
+            "shop/catalog.py": "from shop import stock\n",
+            "shop/stock.py": "from shop import warehouse\n",
+            "shop/warehouse.py": "from shop import cart\n",
+        },
+    )
+    _, _, edges = graph(tmp_path)
+    report = find_cycles(edges)
+    assert len(report.cycles) == 1
+    cycle = report.cycles[0]
+    assert not cycle.latent and cycle.size == 6
+    assert cycle.loop_text == "shop.cart:2 -> shop.pricing:3 -> shop.tax:1 -> shop.cart"
+    assert [e.importer_path for e in cycle.loop] == ["shop/cart.py", "shop/pricing.py", "shop/tax.py"]
+    # The loops share a module but no import: one import per loop must go.
+    assert len(cycle.cut) == 2
+    remaining = [e for e in edges if e not in cycle.cut]
+    assert find_cycles(remaining).cycles == ()
+
+
+def test_real_cycle_inside_latent_component() -> None:
+    edges = [
+        _edge("a", "b"),
+        _edge("b", "a", 2),
+        _edge("b", "c", 3, "function"),
+        _edge("c", "a", 1),
+        _edge("a", "c", 5, "conditional"),
+        _edge("c", "d", 2, "type_checking"),
+        _edge("d", "a"),
+    ]
+    report = find_cycles(edges)
+    assert [c.modules for c in report.real] == [("a", "b", "c")]
+    assert report.real[0].loop_text in {"a:1 -> b:2 -> a", "b:2 -> a:1 -> b", "a:5 -> c:1 -> a"}
+    assert [c.modules for c in report.latent] == [("a", "b", "c", "d")]
+    latent = report.latent[0]
+    assert {(e.importer, e.imported) for e in latent.cut} == {("c", "d")}
+    assert latent.loop[0].kind in {"function", "type_checking"}
+    after = find_cycles([e for e in edges if e not in latent.cut])
+    assert after.latent == () and [c.modules for c in after.real] == [("a", "b", "c")]
+    # a function import alongside an import-time one for the same pair is still import-time
+    both = find_cycles([_edge("x", "y"), _edge("y", "x", 1), _edge("y", "x", 9, "function")])
+    assert len(both.real) == 1 and both.latent == ()
+    assert [e.line for e in both.real[0].cut if e.importer == "y"] in ([], [1])
+
+
+def test_big_scc_is_fast_and_cut_is_verified(tmp_path: Path) -> None:
+    n = 500
+    files = {"big/__init__.py": ""}
+    for i in range(n):
+        targets = {(i + 1) % n, (i * 7 + 3) % n, (i * 13 + 5) % n}
+        body = "".join(f"from big import m{t}\n" for t in sorted(targets) if t != i)
+        body += f"def later():\n    from big import m{(i * 31 + 11) % n}\n"
+        files[f"big/m{i}.py"] = body
+    write_tree(tmp_path, files)
+    _, _, edges = graph(tmp_path)
+    started = time.monotonic()
+    report = find_cycles(edges)
+    elapsed = time.monotonic() - started
+    assert len(report.real) == 1 and report.real[0].size == n
+    cycle = report.real[0]
+    assert 2 <= len(cycle.loop) < 20
+    for step, nxt in zip(cycle.loop, [*cycle.loop[1:], cycle.loop[0]]):
+        assert step.imported == nxt.importer
+    assert 0 < len(cycle.cut) < len(edges) // 2
+    assert find_cycles([e for e in edges if e not in cycle.cut and e.kind == "module"]).cycles == ()
+    assert elapsed < 5  # a guard only; it runs in a fraction of a second
+
+
+def test_long_chain_needs_no_recursion() -> None:
+    n = 20_000
+    edges = [_edge(f"m{i}", f"m{i + 1}") for i in range(n)] + [_edge(f"m{n}", "m0", 7)]
+    report = find_cycles(edges)
+    assert len(report.real) == 1 and report.real[0].size == n + 1
+    assert len(report.real[0].loop) == n + 1
+    assert len(report.real[0].cut) == 1
+
+
+def test_json_round_trip(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"x.py": "import a, b.c\nfrom .. import (d, e)\nprint 'x'\n"})
+    parsed = extract_imports((tmp_path / "x.py").read_bytes())
+    assert parsed.via == "fallback" and parsed.python2
+    text = parsed.to_json()
+    assert FileImports.from_json(text) == parsed
+    good = extract_imports(b"from x import *\ndef f():\n    import y\n")
+    assert FileImports.from_json(good.to_json()) == good
+    assert good.imports[0] == ImportStmt("x", ("*",), 0, 1, "module", "ast")
+    with pytest.raises(ValueError):
+        FileImports.from_json('{"v": 999}')
+    with pytest.raises(ValueError):
+        FileImports.from_json('{"v": 1, "imports": [[1]]}')
