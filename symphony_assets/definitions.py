@@ -7,6 +7,7 @@ import dagster as dg
 from symphony_assets.orchestration import (
     codebase_sync_sensor,
     daily_snapshot_schedule,
+    gpu_hour_job,
     run_failure_webhook,
     snapshot_job,
 )
@@ -18,7 +19,7 @@ def defs() -> dg.Definitions:
     return dg.Definitions.merge(
         domains,
         dg.Definitions(
-            jobs=[snapshot_job(domains.resolve_all_asset_specs())],
+            jobs=[snapshot_job(domains.resolve_all_asset_specs()), gpu_hour_job],
             schedules=[daily_snapshot_schedule],
             sensors=[codebase_sync_sensor, run_failure_webhook],
         ),

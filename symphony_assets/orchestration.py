@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 WEBHOOK_ENV = "SYMPHONY_WEBHOOK_URL"
 SNAPSHOT_JOB = "snapshot_job"
+GPU_JOB = "gpu_hour_job"
 #: Assets that act on the world (cleanup, tracker) carry this tag and run only when their sensor says.
 TRIGGER_TAG = "symphony/trigger"
 
@@ -38,6 +39,13 @@ def snapshot_job(specs: Iterable[dg.AssetSpec]) -> dg.UnresolvedAssetJobDefiniti
         description="Today's partition of every snapshot asset for one codebase.",
         tags={"symphony/kind": "snapshot"},
     )
+
+
+gpu_hour_job = dg.define_asset_job(
+    GPU_JOB,
+    selection=dg.AssetSelection.assets("gpu_utilisation"),
+    description="One hour of GPU utilisation for one host (the gpu_sampler sensor requests these).",
+)
 
 
 def sync_codebases(instance: dg.DagsterInstance) -> tuple[list[str], list[str]]:
@@ -94,7 +102,9 @@ def run_failure_webhook(context: dg.RunFailureSensorContext) -> None:
         "error": context.failure_event.message,
     }
     try:
-        resp = requests.post(url, data=json.dumps(payload), headers={"Content-Type": "application/json"}, timeout=10)
+        resp = requests.post(
+            url, data=json.dumps(payload), headers={"Content-Type": "application/json"}, timeout=10
+        )
         resp.raise_for_status()
     except requests.RequestException as exc:
         # A dead webhook must not break the sensor loop; the failure is still in the Dagster UI.

@@ -10,7 +10,7 @@ import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +18,8 @@ import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from symphony_assets.config import symphony_home
-from symphony_assets.orchestration import SNAPSHOT_JOB, sync_codebases
-from symphony_assets.defs.partitions import snapshot_key
+from symphony_assets.orchestration import GPU_JOB, SNAPSHOT_JOB, sync_codebases
+from symphony_assets.defs.partitions import HOST, HOUR, snapshot_key
 from symphony_assets.resources.postgres import (
     DAGSTER_URL_ENV,
     POSTGRES_URL_ENV,
@@ -65,6 +65,7 @@ class RunOutcome:
     run_id: str | None = None
     error: str | None = None
     rows: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 def run_snapshots(
@@ -102,15 +103,50 @@ def run_snapshots(
             **kwargs,
         )
         outcome = RunOutcome(name, span, result.success, result.run_id)
-        for event in result.get_asset_materialization_events():
-            mat = event.step_materialization_data.materialization
-            rows = mat.metadata.get("dagster/row_count")
-            key = mat.asset_key.to_user_string()
-            outcome.rows[key] = outcome.rows.get(key, 0) + int(rows.value if rows else 0)  # type: ignore[arg-type]
-        if not result.success:
-            outcome.error = _first_failure(result)
+        _collect(outcome, result)
         outcomes.append(outcome)
     return outcomes
+
+
+def run_gpu_hour(
+    instance: dg.DagsterInstance,
+    hosts: Sequence[str],
+    hour: datetime,
+    definitions: dg.Definitions | None = None,
+    log_level: str = "WARNING",
+) -> list[RunOutcome]:
+    """The ``gpu_utilisation`` partition of one hour for each host (empty, with a reason, without a GPU)."""
+    definitions = definitions or load_definitions()
+    sync_codebases(instance)
+    job = definitions.resolve_job_def(GPU_JOB)
+    known = set(instance.get_dynamic_partitions(HOST))
+    instance.add_dynamic_partitions(HOST, [h for h in hosts if h not in known])
+    outcomes = []
+    for host in hosts:
+        key = dg.MultiPartitionKey({HOST: host, HOUR: hour.strftime("%Y-%m-%d-%H:00")})
+        result = job.execute_in_process(
+            instance=instance,
+            partition_key=key,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+            raise_on_error=False,
+        )
+        outcome = RunOutcome(host, str(key), result.success, result.run_id)
+        _collect(outcome, result)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _collect(outcome: RunOutcome, result: dg.ExecuteInProcessResult) -> None:
+    for event in result.get_asset_materialization_events():
+        mat = event.step_materialization_data.materialization
+        rows = mat.metadata.get("dagster/row_count")
+        key = mat.asset_key.to_user_string()
+        outcome.rows[key] = outcome.rows.get(key, 0) + int(rows.value if rows else 0)  # type: ignore[arg-type]
+        reason = mat.metadata.get("empty_reason")
+        if reason is not None:
+            outcome.notes.append(f"{key}: {reason.value}")
+    if not result.success:
+        outcome.error = _first_failure(result)
 
 
 def _first_failure(result: dg.ExecuteInProcessResult) -> str:
