@@ -18,8 +18,8 @@ import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from symphony_assets.config import symphony_home
-from symphony_assets.orchestration import GPU_JOB, SNAPSHOT_JOB, sync_codebases
 from symphony_assets.defs.partitions import HOST, HOUR, snapshot_key
+from symphony_assets.orchestration import GPU_JOB, SNAPSHOT_JOB, sync_codebases
 from symphony_assets.resources.postgres import (
     DAGSTER_URL_ENV,
     POSTGRES_URL_ENV,
