@@ -7,7 +7,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 
 from symphony_assets.config import ConfigError, load_config, symphony_home, warehouse_root
 
@@ -25,8 +25,8 @@ def _err(text: str) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     import dagster as dg
 
-    from symphony_assets.runner import prepare_environment, run_snapshots
     from symphony_assets.defs.snapshots import utc_today
+    from symphony_assets.runner import prepare_environment, run_gpu_hour, run_snapshots
 
     try:
         config = load_config()
@@ -47,13 +47,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     urls = prepare_environment()
     _out(f"Postgres: {'embedded at ' + str(symphony_home() / 'pg') if urls.embedded else 'external'}")
     failed = 0
+    snapshot_assets = [a for a in args.asset or [] if a != "gpu_utilisation"]
     with dg.DagsterInstance.get() as instance:
-        outcomes = run_snapshots(instance, names, first, last, assets=args.asset or None)
+        outcomes = []
+        if snapshot_assets or not args.asset:
+            outcomes += run_snapshots(instance, names, first, last, assets=snapshot_assets or None)
+        if last == today and (not args.asset or "gpu_utilisation" in args.asset):
+            # GPUs are sampled on the machine we run on: SYMPHONY_MACHINE, else the one label configured.
+            labels = sorted({cb.machine for cb in config.codebases})
+            machine = os.environ.get("SYMPHONY_MACHINE") or (labels[0] if len(labels) == 1 else "local")
+            os.environ["SYMPHONY_MACHINE"] = machine
+            outcomes += run_gpu_hour(instance, [machine], datetime.now(UTC))
     for outcome in outcomes:
         status = "ok" if outcome.success else "FAILED"
         _out(f"{outcome.codebase} {outcome.partitions}: {status} (run {outcome.run_id})")
         for asset, rows in sorted(outcome.rows.items()):
             _out(f"    {asset:<24} {rows:>8} rows")
+        for note in outcome.notes:
+            _out(f"    note: {note}")
         if outcome.error:
             failed += 1
             _out(f"    error: {outcome.error}")
@@ -66,7 +77,16 @@ def cmd_ui(args: argparse.Namespace) -> int:
     from symphony_assets.runner import PROJECT_ROOT, prepare_environment
 
     prepare_environment()
-    argv = ["dagster", "dev", "-h", args.host, "-p", str(args.port), "-w", str(PROJECT_ROOT / "workspace.yaml")]
+    argv = [
+        "dagster",
+        "dev",
+        "-h",
+        args.host,
+        "-p",
+        str(args.port),
+        "-w",
+        str(PROJECT_ROOT / "workspace.yaml"),
+    ]
     _out(f"Dagster UI on http://{args.host}:{args.port} (instance in {os.environ['DAGSTER_HOME']})")
     # Default signal handling, so SIGTERM and Ctrl-C stop the webserver and daemon cleanly.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -119,6 +139,48 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: Domains add subcommands here: each entry takes the subparsers object and registers its commands.
 EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []  # type: ignore[type-arg]
+
+
+def cleanup_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``symphony cleanup restore RUN_ID``: put back, byte for byte, what a cleanup run quarantined."""
+
+    def restore(args: argparse.Namespace) -> int:
+        import uuid
+
+        from symphony_assets.defs.cleanup.assets import executor_for_label
+        from symphony_assets.resources.postgres import Database
+        from symphony_assets.runner import prepare_environment
+
+        try:
+            codebases = list(load_config().codebases)
+        except ConfigError as exc:
+            _err(str(exc))
+            return 2
+        db = Database(prepare_environment().data)
+        labels = db.read_frame(
+            "SELECT DISTINCT codebase FROM symphony.cleanup_audit"
+            " WHERE run_id = %s AND action = 'quarantine'",
+            (args.run_id,),
+        )["codebase"].tolist()
+        if not labels:
+            _err(f"no cleanup run {args.run_id!r} moved anything")
+            return 2
+        failed = 0
+        for label in labels:
+            ex = executor_for_label(label, codebases, db.url, f"restore-{uuid.uuid4().hex[:12]}")
+            for r in ex.restore(args.run_id):
+                failed += r.state != "done"
+                _out(f"{r.state:8} {label}: {r.path}" + ("" if r.state == "done" else f" ({r.message})"))
+        return 1 if failed else 0
+
+    cleanup = sub.add_parser("cleanup", help="undo what cleanup moved into quarantine")
+    actions = cleanup.add_subparsers(dest="cleanup_command", required=True)
+    restore_parser = actions.add_parser("restore", help="put back every file a cleanup run moved")
+    restore_parser.add_argument("run_id", help="the Dagster run id of the cleanup run")
+    restore_parser.set_defaults(handler=restore)
+
+
+EXTRA_COMMANDS.append(cleanup_command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,1 @@
+"""Cleanup: candidates with reasons, a quarantine executor that can always undo, stale processes."""
