@@ -8,14 +8,14 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import dagster as dg
 import requests
 
 from symphony_assets.config import ConfigError, load_config
 from symphony_assets.defs.partitions import CODEBASE, HOST, snapshot_key, snapshot_partitions
-from symphony_assets.defs.snapshots import utc_today
+from symphony_assets.defs.snapshots import SNAPSHOT_MAX_RUNTIME_S, utc_today
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,8 @@ def snapshot_job(specs: Iterable[dg.AssetSpec]) -> dg.UnresolvedAssetJobDefiniti
         SNAPSHOT_JOB,
         selection=dg.AssetSelection.assets(*keys),
         description="Today's partition of every snapshot asset for one codebase.",
-        tags={"symphony/kind": "snapshot"},
+        # The run monitor stops a run past this many seconds (a stuck git, a pathological repo).
+        tags={"symphony/kind": "snapshot", "dagster/max_runtime": str(SNAPSHOT_MAX_RUNTIME_S)},
     )
 
 
@@ -79,7 +80,7 @@ def codebase_sync_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )
-def daily_snapshot_schedule(context: dg.ScheduleEvaluationContext) -> Iterable[dg.RunRequest]:
+def daily_snapshot_schedule(context: dg.ScheduleEvaluationContext) -> Iterator[dg.RunRequest]:
     """Today's partition for every codebase, one run each, so a broken codebase never blocks the rest."""
     day = utc_today()
     for name in context.instance.get_dynamic_partitions(CODEBASE):

@@ -80,7 +80,9 @@ def test_today_sees_working_tree_and_history_attribution(
     assert df.loc["util.py", "module_references"] == 2
 
 
-def test_day_before_first_commit_is_an_empty_partition(dagster_instance, git_repo: GitRepo, write_config) -> None:
+def test_day_before_first_commit_is_an_empty_partition(
+    dagster_instance, git_repo: GitRepo, write_config
+) -> None:
     git_repo.write("a.py", "x = 1\n")
     git_repo.commit("first", when="2024-05-10T10:00:00+00:00")
     write_config({"name": "early", "path": str(git_repo.root)})
@@ -111,7 +113,11 @@ def test_missing_codebase_fails_alone_with_a_clear_error(
         dagster_instance, ["gone", "plain", "fine"], TODAY, TODAY, assets=["file_inventory"]
     )
     by_name = {o.codebase: o for o in outcomes}
-    assert not by_name["gone"].success and "'gone'" in by_name["gone"].error and "does not exist" in by_name["gone"].error
+    assert (
+        not by_name["gone"].success
+        and "'gone'" in by_name["gone"].error
+        and "does not exist" in by_name["gone"].error
+    )
     assert not by_name["plain"].success and "not a git repository" in by_name["plain"].error
     assert by_name["fine"].success
     assert list(_inventory("fine", TODAY)["path"]) == ["ok.py"]

@@ -28,7 +28,14 @@ def inventory(repo: GitRepo, day: dt.date = TODAY, **kw: object) -> pd.DataFrame
 
 
 def test_awkward_file_names_round_trip(git_repo: GitRepo) -> None:
-    names = [b"with space.py", b'quote"s.txt', b"{braces}.md", b"new\nline.txt", b"latin1-\xe9.txt", b"tab\t.py"]
+    names = [
+        b"with space.py",
+        b'quote"s.txt',
+        b"{braces}.md",
+        b"new\nline.txt",
+        b"latin1-\xe9.txt",
+        b"tab\t.py",
+    ]
     for raw in names:
         git_repo.write(raw, b"x\n")
     git_repo.commit("odd names", when=f"{DAY}T10:00:00+00:00")
@@ -110,7 +117,9 @@ def test_changes_made_only_in_a_merge_commit_are_attributed_to_it(git_repo: GitR
     env = {"GIT_AUTHOR_DATE": "2024-05-04T10:00:00+00:00", "GIT_COMMITTER_DATE": "2024-05-04T10:00:00+00:00",
            "GIT_AUTHOR_NAME": "Max", "GIT_AUTHOR_EMAIL": "max@x"}  # fmt: skip
     git_repo.git("merge", "-q", "--no-ff", "--no-commit", "feature", env=env)
-    git_repo.write("shared.py", "a = 1\nfixed_in_merge = True\n")  # an "evil merge": only the merge changes it
+    git_repo.write(
+        "shared.py", "a = 1\nfixed_in_merge = True\n"
+    )  # an "evil merge": only the merge changes it
     git_repo.git("add", "shared.py")
     git_repo.git("commit", "-q", "-m", "merge feature", env=env)
     df = inventory(git_repo, dt.date(2024, 5, 4))
@@ -165,7 +174,8 @@ for row in df.itertuples():
 
 
 def test_unreadable_file_is_recorded() -> None:
-    # Root reads everything, so the scan runs as `nobody` over a repo it can traverse but one file it cannot read.
+    # Root reads everything, so the scan runs as `nobody` over a repo it can traverse,
+    # with one file it cannot read.
     if os.geteuid() != 0:
         pytest.fail("this test needs root to drop to another user (CI runs as root)")
     base = Path(tempfile.mkdtemp(prefix="symphony-perm-"))

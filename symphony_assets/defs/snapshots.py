@@ -99,7 +99,9 @@ def range_metadata(metas: Mapping[str, Mapping[str, Any]], rows: Mapping[str, in
     return summary
 
 
-def md_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], empty: str = "_none_") -> dg.MarkdownMetadataValue:
+def md_table(
+    rows: Sequence[Mapping[str, Any]], columns: Sequence[str], empty: str = "_none_"
+) -> dg.MarkdownMetadataValue:
     """A Markdown table for the UI; pipes and newlines in values are escaped."""
     if not rows:
         return dg.MetadataValue.md(empty)

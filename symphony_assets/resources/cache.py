@@ -27,7 +27,11 @@ class CacheStats:
     failures: list[ReadResult] = field(default_factory=list)
 
     def metadata(self) -> dict[str, int]:
-        return {"blobs_analysed": self.analysed, "blobs_reused": self.reused, "read_failures": len(self.failures)}
+        return {
+            "blobs_analysed": self.analysed,
+            "blobs_reused": self.reused,
+            "read_failures": len(self.failures),
+        }
 
 
 class AnalysisCache:

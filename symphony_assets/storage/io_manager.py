@@ -55,8 +55,8 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             except DatabaseUnavailable as exc:
                 raise dg.Failure(
                     description=(
-                        f"{asset}: the Parquet partition(s) were written, but mirroring into Postgres failed: "
-                        f"{exc}. Rerun the partition once Postgres is back to mirror it."
+                        f"{asset}: the Parquet partition(s) were written, but mirroring into Postgres "
+                        f"failed: {exc}. Rerun the partition once Postgres is back to mirror it."
                     ),
                     metadata={"parquet": paths[0] if paths else ""},
                 ) from exc
@@ -70,7 +70,9 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         if isinstance(obj, Mapping):
             missing = set(keys) - set(obj)
             if missing:
-                raise dg.Failure(f"{context.asset_key.to_user_string()}: no output for partitions {sorted(missing)}")
+                raise dg.Failure(
+                    f"{context.asset_key.to_user_string()}: no output for partitions {sorted(missing)}"
+                )
             return {k: obj[k] for k in keys}
         if len(keys) != 1:
             raise dg.Failure("a multi-partition run must return {partition_key: DataFrame}")

@@ -7,6 +7,7 @@ any URL pyarrow can write to (``s3://bucket/prefix``, ``gs://...``), so runs on 
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -55,10 +56,8 @@ class Warehouse:
                 pq.write_table(table, out, compression="zstd")
             self.fs.move(tmp, path)
         except BaseException:
-            try:
+            with contextlib.suppress(OSError):  # never created, or already gone: nothing to clean
                 self.fs.delete_file(tmp)
-            except OSError:
-                pass  # never created, or already gone: nothing to clean
             raise
         return path
 

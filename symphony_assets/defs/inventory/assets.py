@@ -1,6 +1,5 @@
 """``file_inventory``: every file of a codebase on a day, in Parquet and Postgres."""
 
-
 from typing import Any
 
 import dagster as dg

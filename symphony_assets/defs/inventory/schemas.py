@@ -8,8 +8,12 @@ FILE_INVENTORY = TableSchema(
     columns=(
         Column("path", STRING, "Path from the codebase root; undecodable bytes shown as \\x escapes", False),
         Column("path_is_utf8", BOOL, "False when the file name is not valid UTF-8", False),
-        Column("file_type", STRING, "python_module, python_script, shell_script, text, doc, data, ...", False),
-        Column("purpose", STRING, "Heuristic: source, test, config, docs, temporary_or_backup, log, ...", False),
+        Column(
+            "file_type", STRING, "python_module, python_script, shell_script, text, doc, data, ...", False
+        ),
+        Column(
+            "purpose", STRING, "Heuristic: source, test, config, docs, temporary_or_backup, log, ...", False
+        ),
         Column("size_bytes", INT, "Size in bytes"),
         Column("modified", TIMESTAMP, "Working-tree mtime for today; last commit touching it for history"),
         Column("tracked", BOOL, "Tracked by git", False),
@@ -21,7 +25,12 @@ FILE_INVENTORY = TableSchema(
         Column("references", INT, "Other files naming its basename as a whole word (git grep -lwF)"),
         Column("module_references", INT, "Other files naming its basename or Python module name"),
         Column("expires", DATE, "Date from an 'Expires: YYYY-MM-DD' marker in the first 5 lines"),
-        Column("read_status", STRING, "ok, too_large, missing_blob, unreadable, dangling, outside_root, ...", False),
+        Column(
+            "read_status",
+            STRING,
+            "ok, too_large, missing_blob, unreadable, dangling, outside_root, ...",
+            False,
+        ),
         Column("link_target", STRING, "Symlink target, never followed"),
         Column("notes", STRING, "Anything odd about the file, in words"),
     ),
