@@ -1,0 +1,1 @@
+"""Dependency declarations and dependency drift of each codebase, per day."""

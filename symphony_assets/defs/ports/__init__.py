@@ -1,0 +1,1 @@
+"""Port map and port conflicts of each codebase, per day."""

@@ -1,0 +1,138 @@
+"""``dependency_declarations`` and ``dependency_drift`` materialised for two real git repos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from symphony_assets.defs.dependencies.assets import ANALYSER, dependency_declarations, dependency_drift
+from symphony_assets.defs.dependencies.schemas import DEPENDENCY_DECLARATIONS, DEPENDENCY_DRIFT
+from symphony_assets.defs.partitions import CODEBASE, snapshot_key
+from symphony_assets.resources.git import GitResource
+from symphony_assets.resources.postgres import Database, PostgresResource
+from symphony_assets.storage.io_manager import WarehouseIOManager
+from symphony_assets_tests.gitrepo import GitRepo
+
+DAY = "2024-06-01"
+
+
+@pytest.fixture()
+def pair(tmp_path: Path, symphony_env: Path, write_config: Any) -> dict[str, GitRepo]:
+    alpha = GitRepo(tmp_path / "alpha")
+    alpha.write(
+        "requirements.txt",
+        "-r deps/base.pip\n-r deps/missing.txt\nFoo_Bar==1.0\nrequests>=2.31\n"
+        "-e ./libs/helper\nnot valid ===\n",
+    )
+    alpha.write("deps/base.pip", "numpy==1.26.4 \\\n    --hash=sha256:abc\nattrs\n")
+    alpha.write("requirements-dev.txt", "attrs==23.1\n")
+    alpha.write("pyproject.toml", '[tool.poetry.dependencies]\npython = "^3.11"\nclick = "^8.1"\n')
+    alpha.commit("one", when=f"{DAY}T10:00:00+00:00")
+
+    beta = GitRepo(tmp_path / "beta")
+    beta.write("requirements.txt", "foo-bar==1.1\nnumpy==1.26.4\nrequests==2.30\nclick==7.0\n")
+    beta.commit("one", when=f"{DAY}T09:00:00+00:00")
+    write_config(
+        {"name": "alpha", "path": str(alpha.root), "machine": "box"},
+        {"name": "beta", "path": str(beta.root), "machine": "other"},
+    )
+    return {"alpha": alpha, "beta": beta}
+
+
+def _run(instance: Any, pg_url: str, home: Path, codebase: str, selection: list[Any]) -> Any:
+    instance.add_dynamic_partitions(CODEBASE, ["alpha", "beta"])
+    postgres = PostgresResource(url=pg_url)
+    return dg.materialize(
+        [dependency_declarations, dependency_drift],
+        partition_key=str(snapshot_key(codebase, DAY)),
+        resources={
+            "git": GitResource(),
+            "postgres": postgres,
+            "warehouse_io_manager": WarehouseIOManager(
+                postgres=postgres, warehouse_root=str(home / "warehouse")
+            ),
+        },
+        instance=instance,
+        selection=[a.key for a in selection],
+    )
+
+
+def _table(db: Database, name: str, codebase: str) -> pd.DataFrame:
+    return db.read_frame(f"SELECT * FROM symphony.{name} WHERE codebase = %s", (codebase,))
+
+
+def _meta(result: Any, asset: str) -> dict[str, Any]:
+    mats = [m for m in result.get_asset_materialization_events() if m.asset_key.path[-1] == asset]
+    return {k: v.value for k, v in mats[-1].materialization.metadata.items()}
+
+
+def test_declarations_and_drift_across_codebases(
+    pair: dict[str, GitRepo], dagster_instance: Any, pg_url: str, symphony_env: Path, db: Database
+) -> None:
+    with db.transaction() as cur:
+        cur.execute("DELETE FROM symphony.analysis_cache WHERE analyser = %s", (ANALYSER,))
+    # alpha first, before beta exists for the date: beta is named as missing.
+    early = _run(dagster_instance, pg_url, symphony_env, "alpha", [dependency_declarations, dependency_drift])
+    assert early.success
+    assert _meta(early, "dependency_drift")["codebases_without_declarations"] == "beta"
+
+    decls = _table(db, "dependency_declarations", "alpha")
+    got = {(r.path, r.line, r.package, r.specifier, r.kind, r.section) for r in decls.itertuples()}
+    assert got == {
+        ("deps/base.pip", 1, "numpy", "==1.26.4", "version", "requirements"),
+        ("deps/base.pip", 3, "attrs", "", "version", "requirements"),
+        ("requirements.txt", 2, "", "", "error", "requirements"),
+        ("requirements.txt", 3, "foo-bar", "==1.0", "version", "requirements"),
+        ("requirements.txt", 4, "requests", ">=2.31", "version", "requirements"),
+        ("requirements.txt", 5, "helper", "", "editable", "requirements"),
+        ("requirements.txt", 6, "", "", "error", "requirements"),
+        ("requirements-dev.txt", 1, "attrs", "==23.1", "version", "requirements"),
+        ("pyproject.toml", 3, "click", "<9,>=8.1", "version", "poetry:main"),
+    }
+    missing = decls[(decls["kind"] == "error") & (decls["line"] == 2)].iloc[0]
+    assert missing["error"] == "included file deps/missing.txt not found"
+    meta = _meta(early, "dependency_declarations")
+    assert meta["files_parsed"] == 4 and meta["error_rows"] == 2 and meta["run_blobs_analysed"] == 4
+
+    assert _run(dagster_instance, pg_url, symphony_env, "beta", [dependency_declarations]).success
+    result = _run(dagster_instance, pg_url, symphony_env, "alpha", [dependency_drift])
+    assert result.success
+    drift = _table(db, "dependency_drift", "alpha")
+    got_drift = {(r.package, r.status, r.codebases, r.versions, r.cross_codebase) for r in drift.itertuples()}
+    assert got_drift == {
+        ("foo-bar", "conflicting_pins", "alpha, beta", "==1.0, ==1.1", True),
+        ("requests", "unsatisfiable", "alpha, beta", "==2.30, >=2.31", True),
+        ("click", "unsatisfiable", "alpha, beta", "<9,>=8.1, ==7.0", True),
+        ("attrs", "pinned_and_unpinned", "alpha", "(any), ==23.1", False),
+    }
+    foo = drift[drift["package"] == "foo-bar"].iloc[0]
+    assert foo["files"] == "alpha:requirements.txt:3, beta:requirements.txt:1"
+    meta = _meta(result, "dependency_drift")
+    assert meta["drift_count"] == 4 and meta["cross_codebase_drift"] == 3 and meta["conflicting_pins"] == 1
+    assert meta["codebases_without_declarations"] == "(none)"
+    assert "foo-bar" in meta["drift"]
+
+    # beta's view holds the same cross-codebase findings, and none of alpha's internal ones.
+    beta_view = _run(dagster_instance, pg_url, symphony_env, "beta", [dependency_drift])
+    assert beta_view.success
+    beta_drift = _table(db, "dependency_drift", "beta")
+    assert set(beta_drift["package"]) == {"foo-bar", "requests", "click"}
+
+    # A rerun reads every file from the blob cache.
+    again = _run(dagster_instance, pg_url, symphony_env, "alpha", [dependency_declarations])
+    meta = _meta(again, "dependency_declarations")
+    assert meta["run_blobs_analysed"] == 0 and meta["run_blobs_reused"] == 4
+    assert len(_table(db, "dependency_declarations", "alpha")) == len(decls)
+
+
+def test_migrations_match_declared_schemas(db: Database) -> None:
+    for schema in (DEPENDENCY_DECLARATIONS, DEPENDENCY_DRIFT):
+        columns = db.table_columns(schema.name)
+        assert [name for name, _ in columns] == ["codebase", "date", *schema.column_names]
+        types = dict(columns)
+        for column in schema.columns:
+            assert types[column.name] == column.sql_type, column.name
