@@ -231,3 +231,10 @@ def test_expiry_first_marker_wins_and_none_content() -> None:
     assert expiry_date(None) is None
     assert expiry_marker_error(None) is None
     assert expiry_date(f"# {EXPIRES}: 2025-01-01\n".encode() + b"\xff\xfe\n") == date(2025, 1, 1)
+
+
+def test_backslash_is_part_of_a_name_not_a_separator() -> None:
+    # The git layer shows undecodable bytes as "\xe9"; that must not become a folder "caf/".
+    assert purpose("scripts\\xe9/notes.txt", "doc", b"x") == "docs"
+    assert purpose("caf\\xe9.py", "python_module", b"x = 1\n") == "source"
+    assert purpose("tmp\\old.py", "python_module", b"x = 1\n") == "source"

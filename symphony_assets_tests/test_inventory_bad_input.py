@@ -195,3 +195,18 @@ def test_unreadable_file_is_recorded() -> None:
     rows = dict(line.split("|", 1) for line in out.stdout.splitlines())
     assert rows["open.py"].startswith("ok|")
     assert rows["secret.py"].startswith("unreadable|") and "Permission denied" in rows["secret.py"]
+
+
+def test_non_utf8_name_is_referenced_by_its_real_bytes_and_ignored_files_do_not_refer(
+    git_repo: GitRepo,
+) -> None:
+    git_repo.write(b"caf\xe9.py", b"x = 1\n")
+    git_repo.write("loader.py", b"open('caf\xe9.py')\n")
+    git_repo.write(".gitignore", "build/\n")
+    git_repo.write("target.py", "y = 1\n")
+    git_repo.commit("c")
+    git_repo.write("build/out.txt", "target.py target.py\n")  # ignored build output naming target.py
+    df = inventory(git_repo)
+    assert df.loc["caf\\xe9.py", "references"] == 1
+    assert df.loc["build/out.txt", "git_status"] == "ignored"
+    assert df.loc["target.py", "references"] == 0

@@ -88,13 +88,15 @@ def tricky_repo(tmp_path_factory: pytest.TempPathFactory) -> GitRepo:
     for rel, content in TRICKY.items():
         repo.write(rel, content)
     os.symlink("README.md", repo.root / "link.md")
+    repo.write(b"caf\xe9.txt", b"a file name that is not UTF-8\n")
+    repo.write("latin-name-ref.txt", b"see caf\xe9.txt, not xcaf\xe9.txt\n")
     repo.commit("tricky names")
     return repo
 
 
 def test_counts_equal_git_grep_on_tricky_names(tricky_repo: GitRepo) -> None:
     files = snapshot(tricky_repo)
-    assert len(files) == len(TRICKY) + 1
+    assert len(files) == len(TRICKY) + 3
     counts = count_references(files)
     expected = {path: git_grep_count(tricky_repo.root, path) for path, _ in files}
     assert {p: c.references for p, c in counts.items()} == expected
@@ -120,6 +122,8 @@ def test_specific_tricky_cases(tricky_repo: GitRepo) -> None:
     # Binary blob.bin is skipped as a referrer; a symlink (content None) still gets counted as a target.
     assert counts["link.md"].references == 0
     assert counts["README.md"].references == 0
+    # A non-UTF-8 file name, passed as git's bytes decoded with surrogateescape (os.fsdecode).
+    assert counts[os.fsdecode(b"caf\xe9.txt")].references == 1
 
 
 def test_module_references(tricky_repo: GitRepo) -> None:

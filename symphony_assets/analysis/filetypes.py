@@ -17,6 +17,8 @@ BINARY_SNIFF_BYTES = 8000
 
 #: How many leading lines may hold an ``Expires: YYYY-MM-DD`` marker.
 EXPIRY_MARKER_LINES = 5
+#: The leading lines looked at are cut to this many bytes (a minified one-line file stays cheap).
+_HEAD_BYTES = 4096
 
 FILE_TYPES: tuple[str, ...] = (
     "python_module",
@@ -344,47 +346,47 @@ def purpose(path: str, file_type: str, content: bytes | None) -> str:
     9. ``source``: Python modules and text files with a source-code extension.
     10. ``other``: everything else (binaries, symlinks, submodules, unknown).
     """
-    norm = path.replace("\\", "/").strip("/")
+    norm = path.strip("/")  # git paths use "/"; a backslash is part of a name (or an escape)
     parts = norm.split("/")
     dirs = [d.lower() for d in parts[:-1]]
     base = parts[-1].lower()
     ext = _split_ext(base)
-    head = _head_lines(content, EXPIRY_MARKER_LINES)
 
     if (
         base.endswith(_TEMP_SUFFIXES)
         or base.startswith(_TEMP_PREFIXES)
         or _TEMP_INFIX.search(base)
         or _EPOCH_COPY.search(base)
-        or any(_TEMP_DIR.match(d) for d in dirs)
+        or (dirs and any(_TEMP_DIR.match(d) for d in dirs))
     ):
         return "temporary_or_backup"
-    if _LOG_FILE.search(base) or any(d in _LOG_DIRS for d in dirs):
+    if _LOG_FILE.search(base) or not _LOG_DIRS.isdisjoint(dirs):
         return "log"
     if (
         base.startswith(_GENERATED_PREFIXES)
         or _GENERATED_INFIX.search(base)
-        or any(d in _GENERATED_DIRS for d in dirs)
-        or (file_type not in {"binary", "data"} and _GENERATED_MARKER.search(head))
+        or not _GENERATED_DIRS.isdisjoint(dirs)
+        or (file_type not in {"binary", "data"} and _GENERATED_MARKER.search(_head_lines(content, 5)))
     ):
         return "generated_or_draft"
     if (
         (ext in _PYTHON_EXTS and (base.startswith("test_") or base[: -len(ext)].endswith("_test")))
         or base in {"conftest.py", "tests.py"}
-        or any(d in _TEST_DIRS for d in dirs)
+        or not _TEST_DIRS.isdisjoint(dirs)
     ):
         return "test"
-    if any(d in _UTILITY_DIRS for d in dirs) or file_type in {"python_script", "shell_script"}:
+    if not _UTILITY_DIRS.isdisjoint(dirs) or file_type in {"python_script", "shell_script"}:
         return "utility_script"
     if file_type == "config":
         return "config"
-    if file_type == "doc" or (any(d in _DOCS_DIRS for d in dirs) and file_type in {"text", "doc"}):
+    in_docs = not _DOCS_DIRS.isdisjoint(dirs)
+    if file_type == "doc" or (in_docs and file_type == "text"):
         return "docs"
     if file_type == "data":
         return "data"
     if file_type == "python_module" or (file_type == "text" and ext in _SOURCE_EXTS):
         return "source"
-    if any(d in _DOCS_DIRS for d in dirs):
+    if in_docs:
         return "docs"
     return "other"
 
@@ -394,7 +396,7 @@ def _head_lines(content: bytes | None, n: int) -> bytes:
         return b""
     if content.startswith(b"\xef\xbb\xbf"):
         content = content[3:]
-    return b"\n".join(content[:4096].split(b"\n", n)[:n])
+    return b"\n".join(content[:_HEAD_BYTES].split(b"\n", n)[:n])
 
 
 @dataclass(frozen=True)
@@ -414,6 +416,8 @@ def parse_expiry(content: bytes | None) -> ExpiryMarker | None:
     not an ISO date is returned with ``error`` set, so the asset can report "bad expiry marker" instead
     of silently ignoring a deadline someone meant to set.
     """
+    if not content or b"xpires" not in content[:_HEAD_BYTES].lower():
+        return None  # the common case, decided without splitting lines
     for line in _head_lines(content, EXPIRY_MARKER_LINES).split(b"\n"):
         m = _EXPIRES.match(line)
         if not m:

@@ -15,6 +15,7 @@ class InventoryFile:
     """What the git layer knows about one file, plus its bytes when they could be read."""
 
     path: str
+    raw_path: bytes
     path_is_utf8: bool
     kind: str  # "file" | "symlink" | "submodule" | "special"
     tracked: bool
@@ -66,12 +67,20 @@ def _parent_dirs(paths: Sequence[str]) -> frozenset[str]:
 def build_inventory(
     files: Sequence[InventoryFile], history: Mapping[str, HistoryFacts], *, live: bool
 ) -> list[dict[str, object]]:
-    """Rows for ``file_inventory``; references come from ONE tokenising pass over all readable text."""
-    refs = count_references([(f.path, f.content) for f in files])
+    """Rows for ``file_inventory``; references come from ONE tokenising pass over all readable text.
+
+    Names are matched as their real bytes (a non-UTF-8 name is never its escaped display form), and
+    ignored files (build output, logs) are counted as targets but not as referrers, as ``git grep``
+    searches only what the codebase holds.
+    """
+    exact = [f.raw_path.decode("utf-8", "surrogateescape") for f in files]
+    refs = count_references(
+        [(name, None if f.ignored else f.content) for name, f in zip(exact, files, strict=True)]
+    )
     names = frozenset(f.path for f in files)
     dirs = _parent_dirs([f.path for f in files])
     rows: list[dict[str, object]] = []
-    for f in files:
+    for f, name in zip(files, exact, strict=True):
         notes: list[str] = []
         if f.read_message:
             notes.append(f.read_message)
@@ -95,7 +104,7 @@ def build_inventory(
             notes.append(marker.error)
         hist = history.get(f.path)
         modified = f.mtime if live and f.mtime is not None else (hist.last_commit_time if hist else None)
-        ref = refs.get(f.path)
+        ref = refs.get(name)
         rows.append(
             {
                 "path": f.path,

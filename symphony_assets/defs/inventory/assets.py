@@ -25,6 +25,7 @@ def compute_file_inventory(snapshot: Snapshot) -> tuple[pd.DataFrame, dict[str, 
         files.append(
             InventoryFile(
                 path=e.path,
+                raw_path=e.raw_path,
                 path_is_utf8=e.path_is_utf8,
                 kind=e.kind,
                 tracked=e.tracked,
