@@ -4,8 +4,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from symphony_assets.defs.partitions import partition_columns
-from symphony_assets.defs.snapshots import utc_today
+from symphony_assets.defs.snapshots import exclusive_tags, new_today_partitions, utc_today
 
 CLEANUP_DRY_RUN_JOB = "cleanup_dry_run_job"
 
@@ -26,26 +25,14 @@ def cleanup_dry_run_sensor(context: dg.SensorEvaluationContext) -> Iterator[dg.R
     The cursor is the storage id of the last materialisation looked at, so each is seen once; past days
     (backfills) start nothing, since cleanup only ever acts on today.
     """
-    cursor = int(context.cursor or 0)
-    records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey("cleanup_candidates"), after_storage_id=cursor),
-        limit=200,
-        ascending=True,
-    ).records
-    today = utc_today()
     requested = 0
-    for record in records:
-        cursor = max(cursor, record.storage_id)
-        key = record.partition_key
-        if not key or partition_columns(key)["date"] != today:
-            continue
+    for key, storage_id in new_today_partitions(context, "cleanup_candidates"):
         requested += 1
         yield dg.RunRequest(
-            run_key=f"cleanup|{key}|{record.storage_id}",
+            run_key=f"cleanup|{key}|{storage_id}",
             partition_key=key,
             run_config={"ops": {"cleanup_actions": {"config": {"execute": False}}}},
-            tags={"symphony/codebase": str(partition_columns(key)["codebase"])},
+            tags=exclusive_tags("cleanup", key),
         )
-    context.update_cursor(str(cursor))
     if not requested:
-        yield dg.SkipReason(f"no new cleanup_candidates partition for {today}")
+        yield dg.SkipReason(f"no new cleanup_candidates partition for {utc_today()}")

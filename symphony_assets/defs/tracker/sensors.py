@@ -6,8 +6,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from symphony_assets.defs.partitions import partition_columns
-from symphony_assets.defs.snapshots import utc_today
+from symphony_assets.defs.snapshots import exclusive_tags, new_today_partitions, utc_today
 
 TRACKER_JOB = "tracker_job"
 
@@ -26,26 +25,14 @@ def tracker_dry_run_sensor(context: dg.SensorEvaluationContext) -> Iterator[dg.R
     The cursor is the storage id of the last materialisation looked at, so each is seen once and
     materialisations of past days (backfills) start nothing: only today can act.
     """
-    cursor = int(context.cursor or 0)
-    records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey("todo_list"), after_storage_id=cursor),
-        limit=200,
-        ascending=True,
-    ).records
-    today = utc_today()
     requested = 0
-    for record in records:
-        cursor = max(cursor, record.storage_id)
-        key = record.partition_key
-        if not key or partition_columns(key)["date"] != today:
-            continue
+    for key, storage_id in new_today_partitions(context, "todo_list"):
         requested += 1
         yield dg.RunRequest(
-            run_key=f"tracker|{key}|{record.storage_id}",
+            run_key=f"tracker|{key}|{storage_id}",
             partition_key=key,
             run_config={"ops": {"tracker_issues": {"config": {"dry_run": True}}}},
-            tags={"symphony/codebase": str(partition_columns(key)["codebase"])},
+            tags=exclusive_tags("tracker", key),
         )
-    context.update_cursor(str(cursor))
     if not requested:
-        yield dg.SkipReason(f"no new todo_list partition for {today}")
+        yield dg.SkipReason(f"no new todo_list partition for {utc_today()}")
