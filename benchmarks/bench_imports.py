@@ -275,7 +275,7 @@ def main() -> int:
             try:
                 grimp_run(package)
                 print("grimp on the broken snapshot: built a graph")
-            except Exception as exc:
+            except Exception as exc:  # grimp raises its own error types; report any of them
                 print(f"grimp on the broken snapshot: {type(exc).__name__}: {str(exc)[:80]}")
     return 0
 

@@ -126,7 +126,7 @@ def _write_atomic(path: Path, files: dict[str, dict[str, Any]]) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException:  # whatever stopped the write, remove the temp file, then re-raise
         Path(tmp).unlink(missing_ok=True)
         raise
 

@@ -51,7 +51,7 @@ def _child(make: callable, op: str, arg: object, crash_step: int | None) -> None
             ex.run(arg)
         else:
             ex.restore(arg)
-    except BaseException:
+    except BaseException:  # the child reports any failure as an exit code; the parent asserts on it
         code = 3
     os._exit(code)
 

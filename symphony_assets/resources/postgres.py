@@ -182,7 +182,7 @@ class Database:
                 with conn.cursor() as cur:
                     yield cur
                 conn.commit()
-            except BaseException:
+            except BaseException:  # any failure, Ctrl-C included, must not leave a transaction open
                 conn.rollback()
                 raise
 

@@ -108,7 +108,7 @@ def gpu_sampler(
         )
     except DatabaseUnavailable as exc:
         return dg.SkipReason(f"samples not stored, cursor kept (NVML keeps them a while): {exc}")
-    except Exception as exc:
+    except Exception as exc:  # never crash the daemon: the tick is retried with the cursor kept
         log.exception("gpu_sampler tick failed")
         return dg.SkipReason(f"sampler tick failed, cursor kept: {type(exc).__name__}: {exc}")
     context.update_cursor(new_cursor)
