@@ -16,7 +16,9 @@ import pandas as pd
 
 from symphony_assets.config import Codebase, ConfigError, load_config
 from symphony_assets.defs.partitions import partition_columns
+from symphony_assets.resources.cache import AnalysisCache, CacheStats
 from symphony_assets.resources.git import CodebaseUnavailable, GitError, GitResource, Snapshot
+from symphony_assets.resources.postgres import PostgresResource
 
 SnapshotFn = Callable[[Snapshot], tuple[pd.DataFrame, dict[str, Any]]]
 
@@ -69,9 +71,15 @@ def snapshot_metadata(snapshot: Snapshot) -> dict[str, Any]:
 
 
 def materialize_snapshots(
-    context: dg.AssetExecutionContext, git: GitResource, fn: SnapshotFn
+    context: dg.AssetExecutionContext,
+    git: GitResource,
+    fn: SnapshotFn,
+    run_metadata: Callable[[], dict[str, Any]] | None = None,
 ) -> pd.DataFrame | dict[str, pd.DataFrame]:
-    """Run ``fn`` on the snapshot of every partition in this run; attach metadata; return the output."""
+    """Run ``fn`` on the snapshot of every partition in this run; attach metadata; return the output.
+
+    ``run_metadata`` adds figures for the whole run (e.g. blobs analysed vs reused over a backfill).
+    """
     frames: dict[str, pd.DataFrame] = {}
     metas: dict[str, dict[str, Any]] = {}
     for key, name, day in run_partitions(context):
@@ -80,11 +88,31 @@ def materialize_snapshots(
         frames[key] = df
         metas[key] = {**snapshot_metadata(snapshot), **meta}
         context.log.info(f"{key}: {len(df)} rows at commit {snapshot.commit or '(none)'}")
+    extra = run_metadata() if run_metadata else {}
     if len(frames) == 1:
-        context.add_output_metadata(next(iter(metas.values())))
+        context.add_output_metadata({**next(iter(metas.values())), **extra})
         return next(iter(frames.values()))
-    context.add_output_metadata(range_metadata(metas, {k: len(v) for k, v in frames.items()}))
+    context.add_output_metadata({**range_metadata(metas, {k: len(v) for k, v in frames.items()}), **extra})
     return frames
+
+
+CachedSnapshotFn = Callable[[Snapshot, AnalysisCache, CacheStats], tuple[pd.DataFrame, dict[str, Any]]]
+
+
+def materialize_cached_snapshots(
+    context: dg.AssetExecutionContext, git: GitResource, postgres: PostgresResource, fn: CachedSnapshotFn
+) -> pd.DataFrame | dict[str, pd.DataFrame]:
+    """:func:`materialize_snapshots` for per-file analyses: one blob cache for the run, and the run's
+    totals of blobs analysed vs reused (``run_blobs_analysed`` ...) in the metadata."""
+    cache = AnalysisCache(postgres.database())
+    totals = CacheStats()
+
+    def run_totals() -> dict[str, Any]:
+        state = "on" if cache.enabled else "off"
+        context.log.info(f"blobs analysed {totals.analysed}, reused {totals.reused}; cache {state}")
+        return {f"run_{k}": v for k, v in totals.metadata().items()}
+
+    return materialize_snapshots(context, git, lambda snap: fn(snap, cache, totals), run_totals)
 
 
 def range_metadata(metas: Mapping[str, Mapping[str, Any]], rows: Mapping[str, int]) -> dict[str, Any]:

@@ -31,12 +31,10 @@ from symphony_assets.defs.partitions import snapshot_partitions
 from symphony_assets.defs.snapshots import (
     SNAPSHOT_MAX_RUNTIME_S,
     SNAPSHOT_RETRY,
-    codebase_named,
+    materialize_cached_snapshots,
     md_table,
     range_metadata,
     run_partitions,
-    snapshot_metadata,
-    take,
 )
 from symphony_assets.resources.cache import AnalysisCache, CacheStats, analyse_files
 from symphony_assets.resources.git import FileEntry, GitResource, Snapshot
@@ -141,25 +139,10 @@ def compute_declarations(
 )
 def dependency_declarations(
     context: dg.AssetExecutionContext, git: GitResource, postgres: PostgresResource
-) -> dg.Output[Any]:
+) -> Any:
     """Every dependency declared in requirements files (following -r/-c includes) and pyproject.toml
     (PEP 621, PEP 735 groups, Poetry), names normalised; unreadable lines kept as error rows."""
-    cache = AnalysisCache(postgres.database())
-    totals = CacheStats()
-    frames: dict[str, pd.DataFrame] = {}
-    metas: dict[str, dict[str, Any]] = {}
-    for key, name, day in run_partitions(context):
-        snapshot = take(git, codebase_named(name), day)
-        df, meta = compute_declarations(snapshot, cache, totals)
-        frames[key] = df
-        metas[key] = {**snapshot_metadata(snapshot), **meta}
-        context.log.info(f"{key}: {len(df)} declarations at commit {snapshot.commit or '(none)'}")
-    run_totals = {f"run_{k}": v for k, v in totals.metadata().items()}
-    if len(frames) == 1:
-        return dg.Output(next(iter(frames.values())), metadata={**next(iter(metas.values())), **run_totals})
-    return dg.Output(
-        frames, metadata={**range_metadata(metas, {k: len(v) for k, v in frames.items()}), **run_totals}
-    )
+    return materialize_cached_snapshots(context, git, postgres, compute_declarations)
 
 
 def declarations_from_frame(df: pd.DataFrame | None) -> list[Declaration]:

@@ -39,16 +39,14 @@ from symphony_assets.defs.partitions import snapshot_partitions
 from symphony_assets.defs.snapshots import (
     SNAPSHOT_MAX_RUNTIME_S,
     SNAPSHOT_RETRY,
-    codebase_named,
+    materialize_cached_snapshots,
     md_table,
     range_metadata,
     run_partitions,
-    snapshot_metadata,
-    take,
 )
 from symphony_assets.resources.cache import AnalysisCache, CacheStats, analyse_files
 from symphony_assets.resources.git import FileEntry, GitResource, Snapshot
-from symphony_assets.resources.postgres import Database, PostgresResource
+from symphony_assets.resources.postgres import PostgresResource
 
 DOMAIN = "imports"
 ANALYSER = "import_graph"
@@ -89,31 +87,6 @@ def _options(codebase: Codebase) -> tuple[list[str], frozenset[str]]:
     if codebase.option(DOMAIN, "use_installed_names", False):
         external |= installed_top_level_names()
     return list(roots), frozenset(external)
-
-
-class _RunCache(AnalysisCache):
-    """The Postgres blob cache plus a memo for this run, so a backfill fetches each result once."""
-
-    def __init__(self, db: Database | None) -> None:
-        super().__init__(db)
-        self._memo: dict[tuple[str, str, str], Any] = {}
-
-    def get_many(self, analyser: str, version: str, blob_ids: Any) -> dict[str, Any]:
-        if not self.enabled:
-            return {}
-        ids = set(blob_ids)
-        hits = {b: self._memo[(analyser, version, b)] for b in ids if (analyser, version, b) in self._memo}
-        missing = ids - hits.keys()
-        if missing:
-            fetched = super().get_many(analyser, version, missing)
-            self._memo.update({(analyser, version, b): r for b, r in fetched.items()})
-            hits.update(fetched)
-        return hits
-
-    def put_many(self, analyser: str, version: str, results: Mapping[str, Any]) -> None:
-        if self.enabled:
-            self._memo.update({(analyser, version, b): r for b, r in results.items()})
-        super().put_many(analyser, version, results)
 
 
 def _python_entries(snapshot: Snapshot) -> list[FileEntry]:
@@ -292,33 +265,10 @@ def _newest(value: Any, context: dg.AssetExecutionContext) -> tuple[pd.DataFrame
     metadata={"dagster/column_schema": IMPORT_GRAPH.dagster_column_schema()},
     code_version=f"import_graph-{imports_analysis.ANALYSER_VERSION}",
 )
-def import_graph(
-    context: dg.AssetExecutionContext, git: GitResource, postgres: PostgresResource
-) -> dg.Output[Any]:
+def import_graph(context: dg.AssetExecutionContext, git: GitResource, postgres: PostgresResource) -> Any:
     """Imports between the codebase's own modules, with where each runs (import time, function,
     TYPE_CHECKING, ...). Files that do not parse still count, through a tree-sitter fallback."""
-    cache = _RunCache(postgres.database())
-    totals = CacheStats()
-    frames: dict[str, pd.DataFrame] = {}
-    metas: dict[str, dict[str, Any]] = {}
-    for key, name, day in run_partitions(context):
-        snapshot = take(git, codebase_named(name), day)
-        df, meta = compute_import_graph(snapshot, cache, totals)
-        frames[key] = df
-        metas[key] = {**snapshot_metadata(snapshot), **meta}
-        context.log.info(f"{key}: {len(df)} import edges at commit {snapshot.commit or '(none)'}")
-    run_totals = {
-        "run_blobs_analysed": totals.analysed,
-        "run_blobs_reused": totals.reused,
-        "run_read_failures": len(totals.failures),
-    }
-    context.log.info(
-        f"blobs analysed {totals.analysed}, reused {totals.reused}; cache {'on' if cache.enabled else 'off'}"
-    )
-    if len(frames) == 1:
-        return dg.Output(next(iter(frames.values())), metadata={**next(iter(metas.values())), **run_totals})
-    rows = {k: len(v) for k, v in frames.items()}
-    return dg.Output(frames, metadata={**range_metadata(metas, rows), **run_totals})
+    return materialize_cached_snapshots(context, git, postgres, compute_import_graph)
 
 
 @dg.asset(

@@ -36,12 +36,10 @@ from symphony_assets.defs.ports.schemas import PORT_CONFLICTS, PORT_MAP
 from symphony_assets.defs.snapshots import (
     SNAPSHOT_MAX_RUNTIME_S,
     SNAPSHOT_RETRY,
-    codebase_named,
+    materialize_cached_snapshots,
     md_table,
     range_metadata,
     run_partitions,
-    snapshot_metadata,
-    take,
 )
 from symphony_assets.resources.cache import AnalysisCache, CacheStats, analyse_files
 from symphony_assets.resources.git import FileEntry, GitResource, Snapshot
@@ -169,27 +167,10 @@ def port_map_metadata(df: pd.DataFrame) -> dict[str, Any]:
     metadata={"dagster/column_schema": PORT_MAP.dagster_column_schema()},
     code_version=f"port_map-{ANALYSER_VERSION}",
 )
-def port_map(
-    context: dg.AssetExecutionContext, git: GitResource, postgres: PostgresResource
-) -> dg.Output[Any]:
+def port_map(context: dg.AssetExecutionContext, git: GitResource, postgres: PostgresResource) -> Any:
     """Every port a file binds, connects to, listens on or configures (Python, compose, YAML, JSON,
     TOML, .env), resolved statically where it can be; files that do not parse go through tree-sitter."""
-    cache = AnalysisCache(postgres.database())
-    totals = CacheStats()
-    frames: dict[str, pd.DataFrame] = {}
-    metas: dict[str, dict[str, Any]] = {}
-    for key, name, day in run_partitions(context):
-        snapshot = take(git, codebase_named(name), day)
-        df, meta = compute_port_map(snapshot, cache, totals)
-        frames[key] = df
-        metas[key] = {**snapshot_metadata(snapshot), **meta}
-        context.log.info(f"{key}: {len(df)} port sites at commit {snapshot.commit or '(none)'}")
-    run_totals = {**{f"run_{k}": v for k, v in totals.metadata().items()}}
-    if len(frames) == 1:
-        return dg.Output(next(iter(frames.values())), metadata={**next(iter(metas.values())), **run_totals})
-    return dg.Output(
-        frames, metadata={**range_metadata(metas, {k: len(v) for k, v in frames.items()}), **run_totals}
-    )
+    return materialize_cached_snapshots(context, git, postgres, compute_port_map)
 
 
 # ---------------------------------------------------------------------------------------------------------
