@@ -1,0 +1,211 @@
+"""Cyclomatic complexity per function (radon) and complexity x churn hotspots.
+
+Results depend only on the file's bytes, so callers cache them by git blob id; every result
+type converts to and from plain JSON values (``to_dict``/``from_dict``) for that cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from radon.complexity import cc_rank
+from radon.visitors import Class, ComplexityVisitor, Function
+
+from symphony_assets.analysis.pysource import ParseOutcome, parse_python
+
+#: Bump when the output for the same bytes changes, so cached results are recomputed.
+ANALYSER_VERSION = "1"
+
+#: radon has stalled for minutes on single files holding huge literals; files above this are skipped.
+DEFAULT_MAX_BYTES = 1_000_000
+
+STATUS_OK = "ok"
+STATUS_PARSE_ERROR = "parse_error"
+STATUS_TOO_LARGE = "too_large"
+STATUS_ERROR = "error"
+
+
+@dataclass(frozen=True)
+class FunctionComplexity:
+    name: str  # dotted qualname: ``Class.method``, ``outer.inner``
+    kind: str  # function | method | class
+    line: int
+    end_line: int
+    complexity: int
+    rank: str  # radon's A (simple) .. F (very complex)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "line": self.line,
+            "end_line": self.end_line,
+            "complexity": self.complexity,
+            "rank": self.rank,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> FunctionComplexity:
+        return cls(
+            name=str(d["name"]),
+            kind=str(d["kind"]),
+            line=int(d["line"]),
+            end_line=int(d["end_line"]),
+            complexity=int(d["complexity"]),
+            rank=str(d["rank"]),
+        )
+
+
+@dataclass(frozen=True)
+class ComplexityReport:
+    """One file's functions, or why there are none (a skipped file is not a simple file)."""
+
+    status: str
+    message: str = ""
+    functions: tuple[FunctionComplexity, ...] = field(default_factory=tuple)
+
+    @property
+    def max_complexity(self) -> int:
+        return max((f.complexity for f in self.functions if f.kind != "class"), default=0)
+
+    @property
+    def total_complexity(self) -> int:
+        """Sum over functions and methods; classes are left out because radon's class score repeats them."""
+        return sum(f.complexity for f in self.functions if f.kind != "class")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "message": self.message,
+            "functions": [f.to_dict() for f in self.functions],
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ComplexityReport:
+        return cls(
+            status=str(d["status"]),
+            message=str(d.get("message", "")),
+            functions=tuple(FunctionComplexity.from_dict(f) for f in d.get("functions", ())),
+        )
+
+
+def function_complexity(
+    source: bytes, max_bytes: int = DEFAULT_MAX_BYTES, outcome: ParseOutcome | None = None
+) -> ComplexityReport:
+    """Complexity of every function, method and class in one Python file.
+
+    ``outcome`` lets a caller that already parsed the file (for other analyses) skip a second parse.
+
+    Never raises for bad input: oversized files, files that do not parse (Python 2, merge markers)
+    and pathological nesting come back as a status with a message.
+    """
+    if len(source) > max_bytes:
+        return ComplexityReport(
+            STATUS_TOO_LARGE, f"{len(source)} bytes is over the {max_bytes}-byte limit; not analysed"
+        )
+    outcome = outcome or parse_python(source)
+    if outcome.tree is None:
+        where = f" (line {outcome.error_line})" if outcome.error_line else ""
+        return ComplexityReport(STATUS_PARSE_ERROR, f"{outcome.error or 'does not parse'}{where}")
+    try:
+        visitor = ComplexityVisitor.from_ast(outcome.tree)
+    except RecursionError:
+        return ComplexityReport(STATUS_ERROR, "expression nested too deeply for the complexity visitor")
+    found: list[FunctionComplexity] = []
+    for fn in visitor.functions:
+        _add_function(found, fn, prefix="", is_method=False)
+    for cls in visitor.classes:
+        _add_class(found, cls, prefix="")
+    found.sort(key=lambda f: (f.line, f.name))
+    return ComplexityReport(STATUS_OK, "", tuple(found))
+
+
+def _add_function(out: list[FunctionComplexity], fn: Function, prefix: str, is_method: bool) -> None:
+    name = f"{prefix}{fn.name}"
+    out.append(
+        FunctionComplexity(
+            name=name,
+            kind="method" if is_method else "function",
+            line=int(fn.lineno),
+            end_line=int(fn.endline or fn.lineno),
+            complexity=int(fn.complexity),
+            rank=str(cc_rank(fn.complexity)),
+        )
+    )
+    for inner in fn.closures:
+        _add_function(out, inner, prefix=f"{name}.", is_method=False)
+
+
+def _add_class(out: list[FunctionComplexity], cls: Class, prefix: str) -> None:
+    name = f"{prefix}{cls.name}"
+    end_line = max(
+        [int(cls.endline or cls.lineno)]
+        + [int(m.endline or m.lineno) for m in cls.methods]
+        + [int(c.endline or c.lineno) for c in cls.inner_classes]
+    )
+    out.append(
+        FunctionComplexity(
+            name=name,
+            kind="class",
+            line=int(cls.lineno),
+            end_line=end_line,
+            complexity=int(cls.complexity),
+            rank=str(cc_rank(cls.complexity)),
+        )
+    )
+    for method in cls.methods:
+        _add_function(out, method, prefix=f"{name}.", is_method=True)
+    for inner in cls.inner_classes:
+        _add_class(out, inner, prefix=f"{name}.")
+
+
+@dataclass(frozen=True)
+class Hotspot:
+    path: str
+    churn: int
+    total_complexity: int
+    max_complexity: int
+    functions: int
+    score: int  # total_complexity x churn
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "churn": self.churn,
+            "total_complexity": self.total_complexity,
+            "max_complexity": self.max_complexity,
+            "functions": self.functions,
+            "score": self.score,
+        }
+
+
+def hotspots(
+    complexities: Mapping[str, ComplexityReport | Sequence[FunctionComplexity]],
+    churn: Mapping[str, int],
+) -> list[Hotspot]:
+    """Files ranked by complexity x churn: complex code that keeps changing is where bugs gather.
+
+    ``churn`` counts commits touching each path in the window the caller chose (90 days before the
+    partition date); a file missing from it has churn 0 and lands at the bottom with score 0.
+    """
+    out: list[Hotspot] = []
+    for path, value in complexities.items():
+        funcs: Iterable[FunctionComplexity]
+        funcs = value.functions if isinstance(value, ComplexityReport) else value
+        real = [f for f in funcs if f.kind != "class"]
+        total = sum(f.complexity for f in real)
+        changes = int(churn.get(path, 0))
+        out.append(
+            Hotspot(
+                path=path,
+                churn=changes,
+                total_complexity=total,
+                max_complexity=max((f.complexity for f in real), default=0),
+                functions=len(real),
+                score=total * changes,
+            )
+        )
+    out.sort(key=lambda h: (-h.score, -h.total_complexity, h.path))
+    return out

@@ -1,0 +1,1 @@
+"""Code-structure assets: work markers, complexity and hotspots, and code findings."""

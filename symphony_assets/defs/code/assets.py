@@ -1,0 +1,559 @@
+"""``todo_list``, ``code_complexity``, ``code_findings``: code structure per codebase per day.
+
+One multi-asset computes all three, so each day takes ONE snapshot and reads and parses each file
+once for all of them. Per-file analysis depends only on a file's bytes, so it goes through the blob
+cache keyed by (analyser, version, blob id): a backfill analyses each distinct blob once and reuses
+the result on every other day, and in every later run. Churn for hotspots comes from one
+``git log`` pass per partition. The assets can be materialised alone (the multi-asset subsets).
+"""
+
+import functools
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+from symphony_assets.analysis import complexity, findings, todos
+from symphony_assets.analysis.complexity import ComplexityReport, function_complexity, hotspots
+from symphony_assets.analysis.findings import BroadExcept, GpuSite, backup_kind, broad_excepts, gpu_sites
+from symphony_assets.analysis.pysource import parse_python
+from symphony_assets.analysis.todos import TodoItem, comment_style, extract_todos
+from symphony_assets.defs.code.checks import (
+    BROAD_EXCEPT_CHECK,
+    NO_MARKERS_CHECK,
+    broad_except_result,
+    markers_result,
+)
+from symphony_assets.defs.code.schemas import CODE_COMPLEXITY, CODE_FINDINGS, MARKER_LIST
+from symphony_assets.defs.partitions import snapshot_partitions
+from symphony_assets.defs.snapshots import (
+    SNAPSHOT_MAX_RUNTIME_S,
+    SNAPSHOT_RETRY,
+    codebase_named,
+    md_table,
+    range_metadata,
+    run_partitions,
+    snapshot_metadata,
+    take,
+)
+from symphony_assets.resources.cache import AnalysisCache, CacheStats, analyse_files
+from symphony_assets.resources.git import FileEntry, GitResource, ReadResult, Snapshot
+from symphony_assets.resources.postgres import PostgresResource
+
+PYTHON_SUFFIXES = (".py", ".pyw")
+CHURN_DAYS = 90
+TOP_N = 15
+DOMAIN = "code"  # per-codebase options: ``code: {max_complexity_bytes: 2000000}`` in symphony.yaml
+ASSETS = ("todo_list", "code_complexity", "code_findings")
+PYTHON_ANALYSER = "code_structure:python"
+
+# ------------------------------------------------------------------------------------------ caching
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """Everything the three assets need from one file's bytes (the cached result, decoded)."""
+
+    todos: tuple[TodoItem, ...] = ()
+    complexity: ComplexityReport | None = None
+    parse: Mapping[str, Any] | None = None
+    broad_excepts: tuple[BroadExcept, ...] = ()
+    gpu_sites: tuple[GpuSite, ...] = ()
+
+    @classmethod
+    def from_result(cls, raw: Mapping[str, Any]) -> "FileFacts":
+        cx = raw.get("complexity")
+        return cls(
+            todos=tuple(TodoItem.from_dict(t) for t in raw.get("todos", ())),
+            complexity=ComplexityReport.from_dict(cx) if cx is not None else None,
+            parse=raw.get("parse"),
+            broad_excepts=tuple(BroadExcept.from_dict(b) for b in raw.get("broad_excepts", ())),
+            gpu_sites=tuple(GpuSite.from_dict(g) for g in raw.get("gpu_sites", ())),
+        )
+
+
+def analyse_python(content: bytes, max_bytes: int) -> dict[str, Any]:
+    """The cached per-blob result for a Python file: one parse shared by every analysis."""
+    outcome = parse_python(content)
+    parse = (
+        None
+        if outcome.ok
+        else {"error": outcome.error, "line": outcome.error_line, "python2": outcome.python2}
+    )
+    return {
+        "todos": [t.to_dict() for t in extract_todos(".py", content)],
+        "complexity": function_complexity(content, max_bytes=max_bytes, outcome=outcome).to_dict(),
+        "parse": parse,
+        "broad_excepts": [b.to_dict() for b in broad_excepts(content, outcome)],
+        "gpu_sites": [g.to_dict() for g in gpu_sites(content, outcome)],
+    }
+
+
+def _python_result(_entry: FileEntry, content: bytes, max_bytes: int) -> dict[str, Any]:
+    return analyse_python(content, max_bytes)
+
+
+def _todo_result(_entry: FileEntry, content: bytes, suffix: str) -> dict[str, Any]:
+    return {"todos": [t.to_dict() for t in extract_todos(suffix, content)]}
+
+
+@dataclass
+class RunState:
+    """What one run keeps between its partitions: the cache, decoded facts per blob, and totals."""
+
+    cache: AnalysisCache
+    max_bytes: int = complexity.DEFAULT_MAX_BYTES
+    facts: dict[tuple[str, str], FileFacts] = field(default_factory=dict)
+    rows: dict[tuple[str, str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    analysed: int = 0
+    reused: int = 0
+    read_failures: int = 0
+
+    def totals(self) -> dict[str, Any]:
+        return {
+            "run_blobs_analysed": self.analysed,
+            "run_blobs_reused": self.reused,
+            "run_read_failures": self.read_failures,
+        }
+
+
+def _is_python(entry: FileEntry) -> bool:
+    return entry.kind == "file" and entry.path.lower().endswith(PYTHON_SUFFIXES)
+
+
+def _analysable(entry: FileEntry) -> bool:
+    """Tracked and untracked files of the snapshot; ignored ones (build output, caches) are not our code."""
+    return entry.kind == "file" and entry.git_status not in ("ignored", "deleted")
+
+
+def _blob(entry: FileEntry) -> str | None:
+    """The row's blob id: exact for committed and clean files; a live edit has no committed blob yet."""
+    return entry.blob_id if entry.git_status in ("committed", "clean") else None
+
+
+@dataclass
+class SnapshotFacts:
+    files: dict[str, FileFacts]
+    entries: dict[str, FileEntry]
+    failures: list[ReadResult]
+    stats: CacheStats
+
+
+def gather(snapshot: Snapshot, state: RunState) -> SnapshotFacts:
+    """Facts for every analysable file, through the blob cache.
+
+    Python files share one analyser; other files are grouped by comment syntax, each syntax its own
+    analyser, because the cache key is the blob and the same bytes under ``.py`` and ``.sh`` mean
+    different things. Decoded facts are kept per (analyser, blob) for the run, so a blob that is on
+    every day of a backfill is decoded once.
+    """
+    groups: dict[str, list[FileEntry]] = {}
+    for entry in snapshot.files:
+        if not _analysable(entry):
+            continue
+        if _is_python(entry):
+            groups.setdefault(PYTHON_ANALYSER, []).append(entry)
+        else:
+            style = comment_style(entry.path)
+            if style is not None and style != "python":
+                groups.setdefault(f"todo_list:{style}", []).append(entry)
+    stats = CacheStats()
+    files: dict[str, FileFacts] = {}
+    entries: dict[str, FileEntry] = {}
+    for analyser, group in sorted(groups.items()):
+        fn: Callable[[FileEntry, bytes], Any]
+        if analyser == PYTHON_ANALYSER:
+            version = f"{todos.ANALYSER_VERSION}.{complexity.ANALYSER_VERSION}.{findings.ANALYSER_VERSION}"
+            version += f":{state.max_bytes}"
+            fn = functools.partial(_python_result, max_bytes=state.max_bytes)
+        else:
+            version = todos.ANALYSER_VERSION
+            fn = functools.partial(_todo_result, suffix=group[0].path)
+        results, part = analyse_files(snapshot, group, state.cache, analyser, version, fn)
+        stats.analysed += part.analysed
+        stats.reused += part.reused
+        stats.failures.extend(part.failures)
+        by_path = {e.path: e for e in group}
+        for path, raw in results.items():
+            entry = by_path[path]
+            blob = _blob(entry)
+            key = (analyser, blob) if blob else None
+            facts = state.facts.get(key) if key else None
+            if facts is None:
+                facts = FileFacts.from_result(raw)
+                if key:
+                    state.facts[key] = facts
+            files[path] = facts
+            entries[path] = entry
+    state.analysed += stats.analysed
+    state.reused += stats.reused
+    state.read_failures += len(stats.failures)
+    return SnapshotFacts(files, entries, stats.failures, stats)
+
+
+# ------------------------------------------------------------------------------------------ the rows
+
+
+RowBuilder = Callable[[], list[dict[str, Any]]]
+
+
+def _memo_rows(state: RunState, table: str, entry: FileEntry, build: RowBuilder) -> list[dict[str, Any]]:
+    """A file's rows depend only on (path, blob): build them once per run, not once per day."""
+    blob = _blob(entry)
+    if blob is None:
+        return build()
+    key = (table, entry.path, blob)
+    rows = state.rows.get(key)
+    if rows is None:
+        rows = state.rows[key] = build()
+    return rows
+
+
+def _todo_rows(path: str, entry: FileEntry, f: FileFacts) -> list[dict[str, Any]]:
+    return [
+        {
+            "path": path,
+            "line": t.line,
+            "tag": t.tag,
+            "text": t.text,
+            "scope": t.scope,
+            "fingerprint": t.fingerprint,
+            "via": t.via,
+            "blob_id": _blob(entry),
+        }
+        for t in f.todos
+    ]
+
+
+def todo_frame(facts: SnapshotFacts, state: RunState) -> pd.DataFrame:
+    rows: list[dict[str, Any]] = []
+    for path in sorted(facts.files):
+        entry, f = facts.entries[path], facts.files[path]
+        if f.todos:
+            rows += _memo_rows(state, "todo_list", entry, functools.partial(_todo_rows, path, entry, f))
+    return MARKER_LIST.frame(rows)
+
+
+def _complexity_rows(path: str, entry: FileEntry, report: ComplexityReport) -> list[dict[str, Any]]:
+    funcs = [f for f in report.functions if f.kind != "class"]
+    worst = max(funcs, key=lambda f: (f.complexity, -f.line), default=None)
+    return [
+        {
+            "path": path,
+            "blob_id": _blob(entry),
+            "status": report.status,
+            "message": report.message or None,
+            "functions": len(funcs),
+            "total_complexity": report.total_complexity,
+            "max_complexity": report.max_complexity,
+            "worst_function": worst.name if worst else None,
+            "worst_function_line": worst.line if worst else None,
+            "worst_rank": worst.rank if worst else None,
+            "complex_functions": sum(1 for f in funcs if f.complexity > 10),
+        }
+    ]
+
+
+def complexity_frame(facts: SnapshotFacts, churn: Mapping[str, int], state: RunState) -> pd.DataFrame:
+    """One row per Python file: complexity from the cache, churn from this day's git log pass.
+
+    The hotspot score is :func:`~symphony_assets.analysis.complexity.hotspots`' (total complexity x
+    churn), computed for the files that changed in the window; every other file scores 0.
+    """
+    reports = {p: f.complexity for p, f in facts.files.items() if f.complexity is not None}
+    scores = {h.path: h.score for h in hotspots({p: reports[p] for p in churn if p in reports}, churn)}
+    rows: list[dict[str, Any]] = []
+    for path, report in reports.items():
+        entry = facts.entries[path]
+        build = functools.partial(_complexity_rows, path, entry, report)
+        (base,) = _memo_rows(state, "code_complexity", entry, build)
+        rows.append({**base, "churn_90d": int(churn.get(path, 0)), "hotspot_score": scores.get(path, 0)})
+    for failure in facts.failures:
+        entry = failure.entry
+        if not _is_python(entry):
+            continue
+        rows.append(
+            {
+                "path": entry.path,
+                "blob_id": _blob(entry),
+                "status": failure.status,
+                "message": failure.message or f"not read: {failure.status}",
+                "functions": 0,
+                "total_complexity": 0,
+                "max_complexity": 0,
+                "complex_functions": 0,
+                "churn_90d": int(churn.get(entry.path, 0)),
+                "hotspot_score": 0,
+            }
+        )
+    rows.sort(key=lambda r: str(r["path"]))
+    return CODE_COMPLEXITY.frame(rows)
+
+
+def _finding_rows(path: str, entry: FileEntry, f: FileFacts) -> list[dict[str, Any]]:
+    blob_id = _blob(entry)
+    rows: list[dict[str, Any]] = []
+    if f.parse is not None:
+        rows.append(
+            {
+                "kind": "parse_failure",
+                "subkind": "python2" if f.parse["python2"] else "syntax_error",
+                "path": path,
+                "line": f.parse["line"],
+                "detail": f.parse["error"],
+                "via": "ast",
+                "blob_id": blob_id,
+            }
+        )
+    for b in f.broad_excepts:
+        label = "bare except" if b.kind == "bare" else f"except {b.kind}"
+        rows.append(
+            {
+                "kind": "broad_except",
+                "subkind": b.kind,
+                "path": path,
+                "line": b.line,
+                "detail": f"{label}, {'with' if b.has_reason else 'without'} a reason",
+                "has_reason": b.has_reason,
+                "via": b.via,
+                "blob_id": blob_id,
+            }
+        )
+    for g in f.gpu_sites:
+        rows.append(
+            {
+                "kind": "gpu_site",
+                "subkind": g.kind,
+                "path": path,
+                "line": g.line,
+                "detail": g.snippet,
+                "via": g.via,
+                "blob_id": blob_id,
+            }
+        )
+    return rows
+
+
+def _backup_rows(entry: FileEntry) -> list[dict[str, Any]]:
+    kind = backup_kind(entry.path)
+    if kind is None:
+        return []
+    return [
+        {
+            "kind": "backup_file",
+            "subkind": kind,
+            "path": entry.path,
+            "detail": f"looks like a {kind.replace('_', ' ')} ({entry.git_status})",
+            "via": "path",
+            "blob_id": _blob(entry),
+        }
+    ]
+
+
+def findings_frame(snapshot: Snapshot, facts: SnapshotFacts, state: RunState) -> pd.DataFrame:
+    rows: list[dict[str, Any]] = []
+    for entry in snapshot.files:
+        if entry.kind in ("file", "symlink") and entry.git_status != "deleted":
+            rows += _memo_rows(state, "backup", entry, functools.partial(_backup_rows, entry))
+    for path, f in facts.files.items():
+        if f.parse is not None or f.broad_excepts or f.gpu_sites:
+            entry = facts.entries[path]
+            rows += _memo_rows(
+                state, "code_findings", entry, functools.partial(_finding_rows, path, entry, f)
+            )
+    for failure in facts.failures:
+        if _is_python(failure.entry):
+            rows.append(
+                {
+                    "kind": "parse_failure",
+                    "subkind": failure.status,
+                    "path": failure.entry.path,
+                    "detail": failure.message or f"not read: {failure.status}",
+                    "via": "read",
+                    "blob_id": _blob(failure.entry),
+                }
+            )
+    rows.sort(key=lambda r: (str(r["kind"]), str(r["path"]), int(r.get("line") or 0), str(r["subkind"])))
+    return CODE_FINDINGS.frame(rows)
+
+
+def compute_code_structure(
+    snapshot: Snapshot, state: RunState, selected: frozenset[str] = frozenset(ASSETS)
+) -> dict[str, tuple[pd.DataFrame, dict[str, Any]]]:
+    """The selected assets' frames and metadata for one snapshot."""
+    facts = gather(snapshot, state)
+    out: dict[str, tuple[pd.DataFrame, dict[str, Any]]] = {}
+    cache_meta = facts.stats.metadata()
+    if "todo_list" in selected:
+        df = todo_frame(facts, state)
+        out["todo_list"] = (df, {**todo_metadata(df), **cache_meta})
+    if "code_complexity" in selected:
+        has_python = any(_is_python(e) for e in facts.entries.values()) or facts.failures
+        churn = snapshot.churn(CHURN_DAYS) if has_python else {}
+        df = complexity_frame(facts, churn, state)
+        out["code_complexity"] = (df, {**complexity_metadata(df), **cache_meta})
+    if "code_findings" in selected:
+        df = findings_frame(snapshot, facts, state)
+        out["code_findings"] = (df, {**findings_metadata(df), **cache_meta})
+    return out
+
+
+# ---------------------------------------------------------------------------------------- metadata
+
+
+def todo_metadata(df: pd.DataFrame) -> dict[str, Any]:
+    if df.empty:
+        return {"todo_count": 0, "files_with_todos": 0}
+    by_tag = df.groupby("tag").size().sort_values(ascending=False)
+    by_file = df.groupby("path").size().sort_values(ascending=False).head(TOP_N)
+    return {
+        "todo_count": len(df),
+        "files_with_todos": int(df["path"].nunique()),
+        "todos_by_tag": md_table([{"tag": k, "count": int(v)} for k, v in by_tag.items()], ["tag", "count"]),
+        "files_with_most_todos": md_table(
+            [{"path": k, "count": int(v)} for k, v in by_file.items()], ["path", "count"]
+        ),
+        "todos": md_table(df.head(TOP_N).to_dict("records"), ["path", "line", "tag", "text", "scope"]),
+    }
+
+
+def complexity_metadata(df: pd.DataFrame) -> dict[str, Any]:
+    if df.empty:
+        return {"python_files": 0, "functions": 0, "max_complexity": 0, "parse_failures": 0}
+    ok = df[df["status"] == "ok"]
+    worst = ok[ok["functions"] > 0].nlargest(TOP_N, "max_complexity")
+    hot = df[df["hotspot_score"] > 0].nlargest(TOP_N, "hotspot_score")
+    not_measured = df[df["status"] != "ok"]
+    return {
+        "python_files": len(df),
+        "functions": int(df["functions"].sum()),
+        "max_complexity": int(df["max_complexity"].max()),
+        "complex_functions": int(df["complex_functions"].sum()),
+        "parse_failures": int((df["status"] == "parse_error").sum()),
+        "files_not_measured": len(not_measured),
+        "most_complex": md_table(
+            worst.to_dict("records"),
+            ["path", "worst_function", "worst_function_line", "max_complexity", "worst_rank"],
+        ),
+        "hotspots": md_table(
+            hot.to_dict("records"),
+            ["path", "churn_90d", "total_complexity", "max_complexity", "hotspot_score"],
+        ),
+        "not_measured": md_table(not_measured.head(TOP_N).to_dict("records"), ["path", "status", "message"]),
+    }
+
+
+def findings_metadata(df: pd.DataFrame) -> dict[str, Any]:
+    def of(kind: str) -> pd.DataFrame:
+        return df[df["kind"] == kind]
+
+    excepts = of("broad_except")
+    unexplained = excepts[~excepts["has_reason"].fillna(False).astype(bool)]
+    gpu = of("gpu_site")
+    backups = of("backup_file")
+    failures = of("parse_failure")
+    columns = ["path", "line", "subkind", "detail"]
+    return {
+        "broad_excepts": len(excepts),
+        "broad_except_without_reason": len(unexplained),
+        "gpu_sites": len(gpu),
+        "gpu_files": int(gpu["path"].nunique()) if not gpu.empty else 0,
+        "backup_files": len(backups),
+        "parse_failures": len(failures),
+        "unexplained_broad_excepts": md_table(unexplained.head(TOP_N).to_dict("records"), columns),
+        "gpu_site_list": md_table(gpu.head(TOP_N).to_dict("records"), columns),
+        "backup_file_list": md_table(backups.head(TOP_N).to_dict("records"), ["path", "subkind", "detail"]),
+        "parse_failure_list": md_table(failures.head(TOP_N).to_dict("records"), columns),
+    }
+
+
+# ----------------------------------------------------------------------------------------- the asset
+
+
+def _out(name: str, description: str, schema: Any, version: str) -> dg.AssetOut:
+    return dg.AssetOut(
+        key=dg.AssetKey(name),
+        io_manager_key="warehouse_io_manager",
+        group_name="code",
+        kinds={"git", "python", "parquet", "postgres"},
+        description=description,
+        metadata={"dagster/column_schema": schema.dagster_column_schema()},
+        code_version=version,
+        is_required=False,
+    )
+
+
+@dg.multi_asset(
+    name="code_structure",
+    outs={
+        "todo_list": _out(
+            "todo_list",
+            "Work markers in comments of every file, with a fingerprint that survives moves, edits and"
+            " renames, so a marker can be followed across days.",
+            MARKER_LIST,
+            f"todo_list-{todos.ANALYSER_VERSION}",
+        ),
+        "code_complexity": _out(
+            "code_complexity",
+            "Cyclomatic complexity of every Python file (radon), with 90-day churn and hotspot score"
+            " (complexity x churn): complex code that keeps changing.",
+            CODE_COMPLEXITY,
+            f"code_complexity-{complexity.ANALYSER_VERSION}",
+        ),
+        "code_findings": _out(
+            "code_findings",
+            "Broad exception handlers (and whether a comment explains them), code that uses a CUDA GPU,"
+            " backup and legacy files, and Python files that do not parse.",
+            CODE_FINDINGS,
+            f"code_findings-{findings.ANALYSER_VERSION}",
+        ),
+    },
+    check_specs=[NO_MARKERS_CHECK, BROAD_EXCEPT_CHECK],
+    partitions_def=snapshot_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    retry_policy=SNAPSHOT_RETRY,
+    op_tags={"dagster/max_runtime": SNAPSHOT_MAX_RUNTIME_S},
+    can_subset=True,
+)
+def code_structure(
+    context: dg.AssetExecutionContext, git: GitResource, postgres: PostgresResource
+) -> Iterator[dg.Output[Any] | dg.AssetCheckResult]:
+    """One snapshot per day feeds all three code-structure assets."""
+    selected = frozenset(k.path[-1] for k in context.selected_asset_keys) & frozenset(ASSETS)
+    state: RunState | None = None
+    frames: dict[str, dict[str, pd.DataFrame]] = {name: {} for name in selected}
+    metas: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in selected}
+    for key, name, day in run_partitions(context):
+        codebase = codebase_named(name)
+        max_bytes = _max_bytes(codebase.option(DOMAIN, "max_complexity_bytes"))
+        if state is None or state.max_bytes != max_bytes:
+            state = RunState(AnalysisCache(postgres.database()), max_bytes)
+        snapshot = take(git, codebase, day)
+        for asset, (df, meta) in compute_code_structure(snapshot, state, selected).items():
+            frames[asset][key] = df
+            metas[asset][key] = {**snapshot_metadata(snapshot), **meta}
+        context.log.info(f"{key}: commit {snapshot.commit or '(none)'}")
+    totals = state.totals() if state is not None else {}
+    context.log.info(f"blobs analysed / reused over the run: {totals}")
+    for asset in ASSETS:
+        if asset not in selected:
+            continue
+        if len(frames[asset]) == 1:
+            value: Any = next(iter(frames[asset].values()))
+            metadata = {**next(iter(metas[asset].values())), **totals}
+        else:
+            value = frames[asset]
+            metadata = {**range_metadata(metas[asset], {k: len(v) for k, v in value.items()}), **totals}
+        yield dg.Output(value, output_name=asset, metadata=metadata)
+    checks = context.selected_asset_check_keys
+    newest = context.partition_keys[-1]
+    if "todo_list" in selected and NO_MARKERS_CHECK.key in checks:
+        yield markers_result(frames["todo_list"][newest], newest)
+    if "code_findings" in selected and BROAD_EXCEPT_CHECK.key in checks:
+        yield broad_except_result(frames["code_findings"][newest], newest)
+
+
+def _max_bytes(value: Any) -> int:
+    return int(value) if value else complexity.DEFAULT_MAX_BYTES
