@@ -26,7 +26,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from symphony_assets.defs.snapshots import utc_today
-    from symphony_assets.runner import prepare_environment, run_gpu_hour, run_snapshots
+    from symphony_assets.runner import prepare_environment, run_dry_reconcile, run_gpu_hour, run_snapshots
 
     try:
         config = load_config()
@@ -47,11 +47,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     urls = prepare_environment()
     _out(f"Postgres: {'embedded at ' + str(symphony_home() / 'pg') if urls.embedded else 'external'}")
     failed = 0
-    snapshot_assets = [a for a in args.asset or [] if a != "gpu_utilisation"]
+    snapshot_assets = [a for a in args.asset or [] if a not in ("gpu_utilisation", "tracker_issues")]
     with dg.DagsterInstance.get() as instance:
         outcomes = []
         if snapshot_assets or not args.asset:
             outcomes += run_snapshots(instance, names, first, last, assets=snapshot_assets or None)
+        if last == today and (not args.asset or "tracker_issues" in args.asset):
+            outcomes += run_dry_reconcile(instance, names, today)
         if last == today and (not args.asset or "gpu_utilisation" in args.asset):
             # GPUs are sampled on the machine we run on: SYMPHONY_MACHINE, else the one label configured.
             labels = sorted({cb.machine for cb in config.codebases})

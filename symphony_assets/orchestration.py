@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 WEBHOOK_ENV = "SYMPHONY_WEBHOOK_URL"
 SNAPSHOT_JOB = "snapshot_job"
 GPU_JOB = "gpu_hour_job"
+TRACKER_JOB = "tracker_job"  # defined with its sensor in defs/tracker/sensors.py
 #: Assets that act on the world (cleanup, tracker) carry this tag and run only when their sensor says.
 TRIGGER_TAG = "symphony/trigger"
 

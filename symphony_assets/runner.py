@@ -19,7 +19,7 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 
 from symphony_assets.config import symphony_home
 from symphony_assets.defs.partitions import HOST, HOUR, snapshot_key
-from symphony_assets.orchestration import GPU_JOB, SNAPSHOT_JOB, sync_codebases
+from symphony_assets.orchestration import GPU_JOB, SNAPSHOT_JOB, TRACKER_JOB, sync_codebases
 from symphony_assets.resources.postgres import (
     DAGSTER_URL_ENV,
     POSTGRES_URL_ENV,
@@ -108,32 +108,48 @@ def run_snapshots(
     return outcomes
 
 
-def run_gpu_hour(
+def run_partitions_of_job(
     instance: dg.DagsterInstance,
-    hosts: Sequence[str],
-    hour: datetime,
+    job_name: str,
+    partitions: Sequence[tuple[str, dg.MultiPartitionKey]],
     definitions: dg.Definitions | None = None,
     log_level: str = "WARNING",
 ) -> list[RunOutcome]:
-    """The ``gpu_utilisation`` partition of one hour for each host (empty, with a reason, without a GPU)."""
+    """One in-process run of ``job_name`` per (label, partition key), each with the job's default config."""
     definitions = definitions or load_definitions()
-    sync_codebases(instance)
-    job = definitions.resolve_job_def(GPU_JOB)
-    known = set(instance.get_dynamic_partitions(HOST))
-    instance.add_dynamic_partitions(HOST, [h for h in hosts if h not in known])
+    job = definitions.resolve_job_def(job_name)
     outcomes = []
-    for host in hosts:
-        key = dg.MultiPartitionKey({HOST: host, HOUR: hour.strftime("%Y-%m-%d-%H:00")})
+    for label, key in partitions:
         result = job.execute_in_process(
             instance=instance,
             partition_key=key,
             run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+            tags={"symphony/label": label},
             raise_on_error=False,
         )
-        outcome = RunOutcome(host, str(key), result.success, result.run_id)
+        outcome = RunOutcome(label, str(key), result.success, result.run_id)
         _collect(outcome, result)
         outcomes.append(outcome)
     return outcomes
+
+
+def run_gpu_hour(
+    instance: dg.DagsterInstance, hosts: Sequence[str], hour: datetime, **kwargs: Any
+) -> list[RunOutcome]:
+    """The ``gpu_utilisation`` partition of one hour for each host (empty, with a reason, without a GPU)."""
+    sync_codebases(instance)
+    known = set(instance.get_dynamic_partitions(HOST))
+    instance.add_dynamic_partitions(HOST, [h for h in hosts if h not in known])
+    keys = [(h, dg.MultiPartitionKey({HOST: h, HOUR: hour.strftime("%Y-%m-%d-%H:00")})) for h in hosts]
+    return run_partitions_of_job(instance, GPU_JOB, keys, **kwargs)
+
+
+def run_dry_reconcile(
+    instance: dg.DagsterInstance, codebases: Sequence[str], day: date, **kwargs: Any
+) -> list[RunOutcome]:
+    """``tracker_issues`` for the day: a dry run, so its metadata lists what would be created."""
+    keys = [(name, snapshot_key(name, day)) for name in codebases]
+    return run_partitions_of_job(instance, TRACKER_JOB, keys, **kwargs)
 
 
 def _collect(outcome: RunOutcome, result: dg.ExecuteInProcessResult) -> None:

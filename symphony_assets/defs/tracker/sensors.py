@@ -7,8 +7,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from symphony_assets.defs.snapshots import exclusive_tags, new_today_partitions, utc_today
-
-TRACKER_JOB = "tracker_job"
+from symphony_assets.orchestration import TRACKER_JOB
 
 tracker_job = dg.define_asset_job(
     TRACKER_JOB,
