@@ -51,6 +51,21 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) ->
     raise AssertionError(f"webserver did not answer {url} in {timeout}s")
 
 
+def _browse(page, base: str) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """The global lineage (domain groups), the asset's own lineage, then its partitions."""
+    page.goto(f"{base}/asset-groups", wait_until="domcontentloaded")
+    for group in ("inventory", "imports", "ports", "code", "cleanup", "tracker"):
+        page.get_by_text(group, exact=True).first.wait_for(timeout=90_000)
+    page.goto(f"{base}/assets/file_inventory?view=lineage", wait_until="domcontentloaded")
+    # Node cards render "Loading..." first: wait for the real asset names.
+    page.get_by_text("cleanup_candidates", exact=True).first.wait_for(timeout=90_000)
+    page.get_by_text("Loading...").first.wait_for(state="hidden", timeout=90_000)
+    lineage = page.inner_text("body")
+    page.goto(f"{base}/assets/file_inventory?view=partitions", wait_until="domcontentloaded")
+    page.get_by_text("Materialized (1)").first.wait_for(timeout=90_000)
+    return lineage, page.inner_text("body")
+
+
 @pytest.mark.slow
 def test_lineage_page_shows_file_inventory_with_partitions(
     dagster_instance, git_repo: GitRepo, write_config, tmp_path: Path, symphony_env: Path
@@ -86,19 +101,13 @@ def test_lineage_page_shows_file_inventory_with_partitions(
                 args=CHROMIUM_ARGS,  # Playwright gives every launch a fresh temporary profile
             )
             page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(f"{base}/asset-groups/inventory", wait_until="domcontentloaded")
-            # Node cards render "Loading..." first: wait for the real asset name.
-            page.get_by_text("file_inventory", exact=True).first.wait_for(timeout=90_000)
-            page.get_by_text("Loading...").first.wait_for(state="hidden", timeout=90_000)
-            lineage = page.inner_text("body")
-            page.screenshot(path=str(tmp_path / "lineage.png"))
-
-            page.goto(f"{base}/assets/file_inventory?view=partitions", wait_until="domcontentloaded")
-            page.get_by_text("Materialized (1)").first.wait_for(timeout=90_000)
-            body = page.inner_text("body")
-            page.screenshot(path=str(tmp_path / "partitions.png"))
+            try:
+                lineage, body = _browse(page, base)
+            finally:
+                page.screenshot(path=str(tmp_path / "last.png"))
             browser.close()
-        assert "file_inventory" in lineage and "Partitions" in lineage
+        # file_inventory feeds the other domains' assets.
+        assert "file_inventory" in lineage and "cleanup_candidates" in lineage
         # One materialised partition of the codebase x date grid, listed under its codebase.
         assert "Materialized (1)" in body and "uicb" in body and "2024-05-01" not in body.split("uicb")[0]
     finally:
@@ -110,6 +119,6 @@ def test_lineage_page_shows_file_inventory_with_partitions(
         log.close()
         out = os.environ.get("SYMPHONY_UI_SCREENSHOTS")
         if out:
-            for name in ("lineage.png", "partitions.png", "webserver.log"):
+            for name in ("last.png", "webserver.log"):
                 if (tmp_path / name).exists():
                     shutil.copy(tmp_path / name, Path(out) / name)
