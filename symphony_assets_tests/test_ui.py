@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import shutil
@@ -11,11 +12,14 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from symphony_assets.orchestration import sync_codebases
 from symphony_assets.runner import PROJECT_ROOT, run_snapshots
+from symphony_assets.storage.warehouse import Warehouse
 from symphony_assets_tests.gitrepo import GitRepo
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -51,6 +55,48 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) ->
     raise AssertionError(f"webserver did not answer {url} in {timeout}s")
 
 
+@contextlib.contextmanager
+def webserver(tmp_path: Path, with_daemon: bool = False) -> Iterator[str]:
+    """The real dagster-webserver (and, if asked, the daemon that dequeues runs) on the test's
+    Postgres-backed instance, as `symphony ui` runs them; yields the base URL."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copyfile(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    port = _free_port()
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    log = open(tmp_path / "webserver.log", "wb")  # noqa: SIM115 - closed in finally, after the process
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dagster_webserver", "-h", "127.0.0.1", "-p", str(port),
+         "-w", str(PROJECT_ROOT / "workspace.yaml")],
+        cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    procs = [proc]
+    if with_daemon:
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "dagster._daemon", "run", "-w", str(PROJECT_ROOT / "workspace.yaml")],
+                cwd=PROJECT_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_http(f"{base}/server_info", proc)
+        yield base
+    finally:
+        for p in procs:
+            os.killpg(p.pid, signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+        log.close()
+
+
 def _browse(page, base: str) -> tuple[str, str]:  # type: ignore[no-untyped-def]
     """The global lineage (domain groups), the asset's own lineage, then its partitions."""
     page.goto(f"{base}/asset-groups", wait_until="domcontentloaded")
@@ -80,21 +126,7 @@ def test_lineage_page_shows_file_inventory_with_partitions(
     (outcome,) = run_snapshots(dagster_instance, ["uicb"], day, day, assets=["file_inventory"])
     assert outcome.success, outcome.error
 
-    # The webserver reads the same Postgres-backed instance through a dagster.yaml in DAGSTER_HOME.
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copyfile(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
-    port = _free_port()
-    env = {**os.environ, "DAGSTER_HOME": str(home)}
-    log = open(tmp_path / "webserver.log", "wb")  # noqa: SIM115 - closed in finally, after the process
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dagster_webserver", "-h", "127.0.0.1", "-p", str(port),
-         "-w", str(PROJECT_ROOT / "workspace.yaml")],
-        cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    try:
-        base = f"http://127.0.0.1:{port}"
-        _wait_http(f"{base}/server_info", proc)
+    with webserver(tmp_path) as base:
         with sync_playwright() as p:
             browser = p.chromium.launch(
                 executable_path=CHROMIUM,
@@ -110,15 +142,53 @@ def test_lineage_page_shows_file_inventory_with_partitions(
         assert "file_inventory" in lineage and "cleanup_candidates" in lineage
         # One materialised partition of the codebase x date grid, listed under its codebase.
         assert "Materialized (1)" in body and "uicb" in body and "2024-05-01" not in body.split("uicb")[0]
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
-        out = os.environ.get("SYMPHONY_UI_SCREENSHOTS")
-        if out:
-            for name in ("last.png", "webserver.log"):
-                if (tmp_path / name).exists():
-                    shutil.copy(tmp_path / name, Path(out) / name)
+    out = os.environ.get("SYMPHONY_UI_SCREENSHOTS")
+    if out:
+        for name in ("last.png", "webserver.log"):
+            if (tmp_path / name).exists():
+                shutil.copy(tmp_path / name, Path(out) / name)
+
+
+def test_a_range_launched_through_the_webserver_runs_out_of_process(
+    dagster_instance, git_repo: GitRepo, write_config, tmp_path: Path, symphony_env: Path
+) -> None:
+    """What the UI's single-run backfill does: one run for a range of days, launched by the
+    webserver into its own process (the path Celery/Kubernetes launchers take too)."""
+    import dagster as dg
+    from dagster_graphql import DagsterGraphQLClient
+
+    for day, name in [(1, "a.py"), (3, "b.py")]:
+        git_repo.write(name, "x = 1\n")
+        git_repo.commit(name, when=f"2024-05-0{day}T10:00:00+00:00")
+    write_config({"name": "remote", "path": str(git_repo.root)})
+    sync_codebases(dagster_instance)  # the codebase partition, as the sync sensor would add it
+    with webserver(tmp_path, with_daemon=True) as base:
+        port = int(base.rsplit(":", 1)[1])
+        client = DagsterGraphQLClient("127.0.0.1", port_number=port)
+        run_id = client.submit_job_execution(
+            "snapshot_job",
+            repository_location_name="symphony_assets",
+            tags={
+                "dagster/asset_partition_range_start": "remote|2024-05-01",
+                "dagster/asset_partition_range_end": "remote|2024-05-04",
+            },
+            asset_selection=["file_inventory"],
+        )
+        deadline = time.monotonic() + 240
+        status = client.get_run_status(run_id)
+        while (
+            status not in (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE)
+            and time.monotonic() < deadline
+        ):
+            time.sleep(2)
+            status = client.get_run_status(run_id)
+    assert status == dg.DagsterRunStatus.SUCCESS, (tmp_path / "webserver.log").read_text()[-3000:]
+    expected = {
+        "2024-05-01": ["a.py"],
+        "2024-05-02": ["a.py"],
+        "2024-05-03": ["a.py", "b.py"],
+        "2024-05-04": ["a.py", "b.py"],
+    }
+    for day, paths in expected.items():
+        df = Warehouse().read("file_inventory", {"codebase": "remote", "date": day})
+        assert df is not None and sorted(df["path"]) == paths, day

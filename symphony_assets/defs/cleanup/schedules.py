@@ -17,8 +17,9 @@ CLEANUP_EXPIRED_JOB = "cleanup_expired_job"
 
 cleanup_weekly_job = dg.define_asset_job(
     CLEANUP_WEEKLY_JOB,
-    selection=dg.AssetSelection.assets("cleanup_candidates", "cleanup_actions", "stale_processes"),
-    description="Recompute cleanup candidates, plan (or perform) the cleanup and look for stale processes.",
+    # The candidates come from the daily snapshot job (06:00 UTC), an hour before this runs.
+    selection=dg.AssetSelection.assets("cleanup_actions", "stale_processes"),
+    description="Plan (or perform) the cleanup of today's candidates and look for stale processes.",
     tags={"symphony/kind": "cleanup"},
 )
 
