@@ -1,5 +1,6 @@
 """The code location: every domain under ``defs/``, plus the cross-cutting sensors and schedule."""
 
+import warnings
 from pathlib import Path
 
 import dagster as dg
@@ -13,9 +14,24 @@ from symphony_assets.orchestration import (
 )
 
 
+def _with_code_links(defs: dg.Definitions) -> dg.Definitions:
+    """Each asset links to the file and line that defines it, shown in the UI's asset page."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)  # code references are beta; we accept that
+        assets = dg.with_source_code_references(list(defs.assets or []))
+    return dg.Definitions(
+        assets=assets,
+        asset_checks=defs.asset_checks,
+        schedules=defs.schedules,
+        sensors=defs.sensors,
+        jobs=defs.jobs,
+        resources=defs.resources,
+    )
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
-    domains = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
+    domains = _with_code_links(dg.load_from_defs_folder(path_within_project=Path(__file__).parent))
     return dg.Definitions.merge(
         domains,
         dg.Definitions(
