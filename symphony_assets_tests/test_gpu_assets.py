@@ -267,26 +267,9 @@ def test_agent_inventory_for_a_repo_with_agents_ports_and_cuda(
     write_config({"name": "agents", "path": str(git_repo.root), "machine": machine})
     day = dt.datetime.now(dt.UTC).date()
 
-    upstream = ["file_inventory", "code_findings"]
+    upstream = ["file_inventory", "code_findings", "port_map"]
     (outcome,) = run_snapshots(dagster_instance, ["agents"], day, day, assets=upstream)
     assert outcome.success, outcome.error
-    # port_map belongs to the ports domain; stand in for its partition with the columns it declares.
-    Warehouse().write(
-        "port_map",
-        {"codebase": "agents", "date": str(day)},
-        pd.DataFrame(
-            {
-                "codebase": ["agents", "agents"],
-                "date": [str(day)] * 2,
-                "path": ["agents/trainer_agent.py", "agents/trainer_agent.py"],
-                "line": [6, 9],
-                "role": ["bind", "connect"],
-                "host": ["0.0.0.0", "db"],
-                "port": [8123, 5432],
-                "resolved": [True, True],
-            }
-        ),
-    )
     # Two GPU processes on the codebase's machine today: the agent (by relative path and cwd) and
     # lib/worker.py (by absolute path), plus one from another codebase.
     now_us = us(dt.datetime.now(dt.UTC))
