@@ -62,3 +62,25 @@ def test_unreachable_database_gives_a_clear_error(tmp_path) -> None:
 def test_url_forms() -> None:
     assert sqlalchemy_url("postgresql://u:p@h/db") == "postgresql+psycopg2://u:p@h/db"
     assert libpq_url("postgresql+psycopg2://u:p@h/db") == "postgresql://u:p@h/db"
+
+
+def test_every_declared_asset_schema_matches_its_migrated_table(db: Database) -> None:
+    """Parquet, Postgres and the UI share one schema per asset: the migrations must create exactly it."""
+    from symphony_assets.runner import load_definitions
+
+    checked = 0
+    for spec in load_definitions().resolve_all_asset_specs():
+        schema = spec.metadata.get("dagster/column_schema")
+        if schema is None:
+            continue
+        asset = spec.key.to_user_string()
+        partition_columns = (
+            [d.name for d in spec.partitions_def.partitions_defs] if spec.partitions_def else []
+        )
+        declared = [(c.name, c.type) for c in schema.columns]
+        table = db.table_columns(asset)
+        assert table, f"no table symphony.{asset}"
+        assert [name for name, _ in table[: len(partition_columns)]] == sorted(partition_columns), asset
+        assert table[len(partition_columns) :] == declared, asset
+        checked += 1
+    assert checked >= 15
