@@ -15,16 +15,33 @@ import dagster as dg
 import pandas as pd
 
 from symphony_assets.config import Codebase, ConfigError, load_config
-from symphony_assets.defs.partitions import partition_columns
+from symphony_assets.defs.partitions import partition_columns, snapshot_partitions
 from symphony_assets.resources.cache import AnalysisCache, CacheStats
 from symphony_assets.resources.git import CodebaseUnavailable, GitError, GitResource, Snapshot
 from symphony_assets.resources.postgres import PostgresResource
+from symphony_assets.storage.tables import TableSchema
 
 SnapshotFn = Callable[[Snapshot], tuple[pd.DataFrame, dict[str, Any]]]
 
 SNAPSHOT_RETRY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL)
 #: Runs over this many seconds are stopped by the run monitor (a stuck git or a huge repo).
 SNAPSHOT_MAX_RUNTIME_S = 3 * 3600
+
+
+def snapshot_asset(schema: TableSchema, **kwargs: Any) -> Any:
+    """``@dg.asset`` for a codebase x date asset: our partitions, single-run backfills, retries with
+    backoff, the Parquet + Postgres IO manager and the declared column schema. ``kwargs`` adds the
+    rest (group_name, kinds, ins, check_specs, code_version, ...)."""
+    metadata = {"dagster/column_schema": schema.dagster_column_schema(), **kwargs.pop("metadata", {})}
+    return dg.asset(
+        name=kwargs.pop("name", None),
+        partitions_def=snapshot_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        retry_policy=kwargs.pop("retry_policy", SNAPSHOT_RETRY),
+        io_manager_key="warehouse_io_manager",
+        metadata=metadata,
+        **kwargs,
+    )
 
 
 def utc_today() -> date:

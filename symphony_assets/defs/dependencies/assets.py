@@ -27,14 +27,12 @@ from symphony_assets.analysis.requirements import (
 from symphony_assets.config import ConfigError, load_config
 from symphony_assets.defs.dependencies.checks import TOP_N, drift_metadata
 from symphony_assets.defs.dependencies.schemas import DEPENDENCY_DECLARATIONS, DEPENDENCY_DRIFT
-from symphony_assets.defs.partitions import snapshot_partitions
 from symphony_assets.defs.snapshots import (
-    SNAPSHOT_MAX_RUNTIME_S,
-    SNAPSHOT_RETRY,
     materialize_cached_snapshots,
     md_table,
     range_metadata,
     run_partitions,
+    snapshot_asset,
 )
 from symphony_assets.resources.cache import AnalysisCache, CacheStats, analyse_files
 from symphony_assets.resources.git import FileEntry, GitResource, Snapshot
@@ -126,15 +124,10 @@ def compute_declarations(
     return df, meta
 
 
-@dg.asset(
-    partitions_def=snapshot_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    retry_policy=SNAPSHOT_RETRY,
-    op_tags={"dagster/max_runtime": SNAPSHOT_MAX_RUNTIME_S},
-    io_manager_key="warehouse_io_manager",
+@snapshot_asset(
+    DEPENDENCY_DECLARATIONS,
     group_name="dependencies",
     kinds={"git", "python", "parquet", "postgres"},
-    metadata={"dagster/column_schema": DEPENDENCY_DECLARATIONS.dagster_column_schema()},
     code_version=f"dependency_declarations-{ANALYSER_VERSION}",
 )
 def dependency_declarations(
@@ -203,14 +196,11 @@ def _other_codebases(codebase: str) -> list[str]:
     return [cb.name for cb in config.codebases if cb.name != codebase]
 
 
-@dg.asset(
-    partitions_def=snapshot_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    io_manager_key="warehouse_io_manager",
+@snapshot_asset(
+    DEPENDENCY_DRIFT,
     group_name="dependencies",
     kinds={"parquet", "postgres"},
     ins={"declarations": dg.AssetIn("dependency_declarations")},
-    metadata={"dagster/column_schema": DEPENDENCY_DRIFT.dagster_column_schema()},
     code_version=f"dependency_drift-{ANALYSER_VERSION}",
 )
 def dependency_drift(context: dg.AssetExecutionContext, declarations: Any) -> dg.Output[Any]:

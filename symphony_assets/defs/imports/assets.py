@@ -35,14 +35,12 @@ from symphony_assets.analysis.imports import (
 from symphony_assets.config import Codebase
 from symphony_assets.defs.imports.checks import NO_IMPORT_CYCLES_CHECK, import_cycles_result
 from symphony_assets.defs.imports.schemas import IMPORT_CYCLES, IMPORT_GRAPH
-from symphony_assets.defs.partitions import snapshot_partitions
 from symphony_assets.defs.snapshots import (
-    SNAPSHOT_MAX_RUNTIME_S,
-    SNAPSHOT_RETRY,
     materialize_cached_snapshots,
     md_table,
     range_metadata,
     run_partitions,
+    snapshot_asset,
 )
 from symphony_assets.resources.cache import AnalysisCache, CacheStats, analyse_files
 from symphony_assets.resources.git import FileEntry, GitResource, Snapshot
@@ -254,15 +252,10 @@ def _newest(value: Any, context: dg.AssetExecutionContext) -> tuple[pd.DataFrame
     return value[key], key
 
 
-@dg.asset(
-    partitions_def=snapshot_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    retry_policy=SNAPSHOT_RETRY,
-    op_tags={"dagster/max_runtime": SNAPSHOT_MAX_RUNTIME_S},
-    io_manager_key="warehouse_io_manager",
+@snapshot_asset(
+    IMPORT_GRAPH,
     group_name="imports",
     kinds={"git", "python", "parquet", "postgres"},
-    metadata={"dagster/column_schema": IMPORT_GRAPH.dagster_column_schema()},
     code_version=f"import_graph-{imports_analysis.ANALYSER_VERSION}",
 )
 def import_graph(context: dg.AssetExecutionContext, git: GitResource, postgres: PostgresResource) -> Any:
@@ -271,14 +264,11 @@ def import_graph(context: dg.AssetExecutionContext, git: GitResource, postgres: 
     return materialize_cached_snapshots(context, git, postgres, compute_import_graph)
 
 
-@dg.asset(
-    partitions_def=snapshot_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    io_manager_key="warehouse_io_manager",
+@snapshot_asset(
+    IMPORT_CYCLES,
     group_name="imports",
     kinds={"python", "parquet", "postgres"},
     ins={"graph": dg.AssetIn("import_graph")},
-    metadata={"dagster/column_schema": IMPORT_CYCLES.dagster_column_schema()},
     check_specs=[NO_IMPORT_CYCLES_CHECK],
     code_version=f"import_cycles-{imports_analysis.ANALYSER_VERSION}",
 )

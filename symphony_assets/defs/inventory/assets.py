@@ -7,12 +7,10 @@ import pandas as pd
 
 from symphony_assets.analysis.inventory import HistoryFacts, InventoryFile, build_inventory
 from symphony_assets.defs.inventory.schemas import FILE_INVENTORY
-from symphony_assets.defs.partitions import snapshot_partitions
 from symphony_assets.defs.snapshots import (
-    SNAPSHOT_MAX_RUNTIME_S,
-    SNAPSHOT_RETRY,
     materialize_snapshots,
     md_table,
+    snapshot_asset,
 )
 from symphony_assets.resources.git import GitResource, Snapshot, display_path
 
@@ -78,15 +76,10 @@ def inventory_metadata(df: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-@dg.asset(
-    partitions_def=snapshot_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    retry_policy=SNAPSHOT_RETRY,
-    op_tags={"dagster/max_runtime": SNAPSHOT_MAX_RUNTIME_S},
-    io_manager_key="warehouse_io_manager",
+@snapshot_asset(
+    FILE_INVENTORY,
     group_name="inventory",
     kinds={"git", "parquet", "postgres"},
-    metadata={"dagster/column_schema": FILE_INVENTORY.dagster_column_schema()},
     code_version="1",
 )
 def file_inventory(context: dg.AssetExecutionContext, git: GitResource) -> Any:

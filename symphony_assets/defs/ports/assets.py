@@ -30,16 +30,14 @@ from symphony_assets.analysis.ports import (
     find_conflicts,
 )
 from symphony_assets.config import Codebase, ConfigError, load_config
-from symphony_assets.defs.partitions import snapshot_partitions
 from symphony_assets.defs.ports.checks import NO_NEW_PORT_CONFLICTS_CHECK, new_port_conflicts_result
 from symphony_assets.defs.ports.schemas import PORT_CONFLICTS, PORT_MAP
 from symphony_assets.defs.snapshots import (
-    SNAPSHOT_MAX_RUNTIME_S,
-    SNAPSHOT_RETRY,
     materialize_cached_snapshots,
     md_table,
     range_metadata,
     run_partitions,
+    snapshot_asset,
 )
 from symphony_assets.resources.cache import AnalysisCache, CacheStats, analyse_files
 from symphony_assets.resources.git import FileEntry, GitResource, Snapshot
@@ -156,15 +154,10 @@ def port_map_metadata(df: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-@dg.asset(
-    partitions_def=snapshot_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    retry_policy=SNAPSHOT_RETRY,
-    op_tags={"dagster/max_runtime": SNAPSHOT_MAX_RUNTIME_S},
-    io_manager_key="warehouse_io_manager",
+@snapshot_asset(
+    PORT_MAP,
     group_name="ports",
     kinds={"git", "python", "parquet", "postgres"},
-    metadata={"dagster/column_schema": PORT_MAP.dagster_column_schema()},
     code_version=f"port_map-{ANALYSER_VERSION}",
 )
 def port_map(context: dg.AssetExecutionContext, git: GitResource, postgres: PostgresResource) -> Any:
@@ -272,14 +265,11 @@ def _previous_keys(
     return set(df["conflict_key"].astype(str)) if not df.empty else set()
 
 
-@dg.asset(
-    partitions_def=snapshot_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    io_manager_key="warehouse_io_manager",
+@snapshot_asset(
+    PORT_CONFLICTS,
     group_name="ports",
     kinds={"parquet", "postgres"},
     ins={"port_map": dg.AssetIn("port_map")},
-    metadata={"dagster/column_schema": PORT_CONFLICTS.dagster_column_schema()},
     check_specs=[NO_NEW_PORT_CONFLICTS_CHECK],
     code_version=f"port_conflicts-{ANALYSER_VERSION}",
 )
