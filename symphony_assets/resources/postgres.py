@@ -177,11 +177,21 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[psycopg2.extensions.cursor]:
+        """One transaction: committed at the end, rolled back on any error. A server that goes away
+        midway is reported as :class:`DatabaseUnavailable` (nothing of the transaction was kept)."""
         with self.connect() as conn:
             try:
                 with conn.cursor() as cur:
                     yield cur
                 conn.commit()
+            except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+                if not conn.closed:
+                    conn.rollback()
+                    raise
+                raise DatabaseUnavailable(
+                    f"lost the connection to PostgreSQL at {redact(self.url)} in the middle of a transaction "
+                    f"({str(exc).strip()}); nothing of it was committed. Rerun once the server is back."
+                ) from exc
             except BaseException:  # any failure, Ctrl-C included, must not leave a transaction open
                 conn.rollback()
                 raise
