@@ -99,11 +99,11 @@ def test_a_server_that_goes_away_mid_transaction_is_reported_plainly() -> None:
     try:
         with db.transaction() as cur:
             cur.execute("CREATE TABLE doomed (x int)")
-        with pytest.raises(DatabaseUnavailable, match="in the middle of a transaction"):
-            with db.transaction() as cur:
-                cur.execute("INSERT INTO doomed VALUES (1)")
-                server.stop()
-                cur.execute("INSERT INTO doomed VALUES (2)")
+        lost = pytest.raises(DatabaseUnavailable, match="in the middle of a transaction")
+        with lost, db.transaction() as cur:
+            cur.execute("INSERT INTO doomed VALUES (1)")
+            server.stop()
+            cur.execute("INSERT INTO doomed VALUES (2)")
         server.ensure_postgres_running()
         assert db.read_frame("SELECT count(*) AS n FROM doomed")["n"].iloc[0] == 0
     finally:
