@@ -7,13 +7,15 @@ Usage:
 
 Prints the best and median of ``--repeat`` runs for both, their ratio, and the difference between the
 two edge sets (module -> module, all import kinds, since grimp keeps TYPE_CHECKING and function-level
-imports by default). It then times ours again after making 10% of the files unparseable, which grimp
-cannot build a graph from at all.
+imports by default). It also times ``ast.parse`` alone over the same files: the floor for any exact
+extraction in CPython, against grimp's whole build. It then times ours again after making 10% of the
+files unparseable, which grimp cannot build a graph from at all.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import random
 import statistics
@@ -226,6 +228,7 @@ def main() -> int:
             grimp_runs.append(g_run)
         cache = {p: f.to_json() for p, f in _extract_all(root, package).items()}
         warm_runs = [ours(root, package, cache)[0] for _ in range(args.repeat)]
+        parse_floor = _parse_only(root, package, args.repeat)
 
         def best(runs: list[Run], kind: str) -> float:
             return min(sum((r.wall if kind == "wall" else r.cpu).values()) for r in runs)
@@ -238,6 +241,12 @@ def main() -> int:
             print(f"note: {failures} files failed ast.parse and went through the fallback")
         fastest = min(our_runs, key=lambda r: sum(r.wall.values()))
         print(f"ours phases, wall/cpu s (fastest run): {_fmt(fastest)}")
+        fastest_warm = min(warm_runs, key=lambda r: sum(r.wall.values()))
+        print(f"ours warm phases, wall/cpu s (fastest run): {_fmt(fastest_warm)}")
+        print(
+            f"CPython's parser alone (ast.parse of every file, no extraction): cpu {parse_floor:.3f} s, "
+            f"{parse_floor / best(grimp_runs, 'cpu'):.2f}x grimp's whole build"
+        )
         for label, runs in (("ours cold", our_runs), ("ours warm", warm_runs), ("grimp", grimp_runs)):
             print(
                 f"{label:9}: wall best {best(runs, 'wall'):.3f} s, median {med(runs):.3f} s; "
@@ -278,6 +287,18 @@ def main() -> int:
             except Exception as exc:  # grimp raises its own error types; report any of them
                 print(f"grimp on the broken snapshot: {type(exc).__name__}: {str(exc)[:80]}")
     return 0
+
+
+def _parse_only(root: Path, package: str, repeat: int) -> float:
+    """Best CPU time of ``ast.parse`` over every file: the floor for any exact extraction in CPython."""
+    sources = [p.read_bytes() for p in (root / package).rglob("*.py")]
+    times = []
+    for _ in range(repeat):
+        started = time.process_time()
+        for source in sources:
+            ast.parse(source)
+        times.append(time.process_time() - started)
+    return min(times)
 
 
 def _extract_all(root: Path, package: str) -> dict[str, FileImports]:

@@ -270,7 +270,7 @@ def import_graph(context: dg.AssetExecutionContext, git: GitResource, postgres: 
     kinds={"python", "parquet", "postgres"},
     ins={"graph": dg.AssetIn("import_graph")},
     check_specs=[NO_IMPORT_CYCLES_CHECK],
-    code_version=f"import_cycles-{imports_analysis.ANALYSER_VERSION}",
+    code_version=f"import_cycles-{imports_analysis.ANALYSER_VERSION}-2",
 )
 def import_cycles(
     context: dg.AssetExecutionContext, graph: Any
