@@ -237,3 +237,117 @@ def test_live_partition_sees_uncommitted_edits(
         "SELECT * FROM symphony.todo_list WHERE codebase = %s AND date = %s", ("demo", today)
     )
     assert "delete me" in set(todos["text"])
+
+
+def _churn_repo(root: Path) -> GitRepo:
+    repo = GitRepo(root)
+    for day in range(1, 13):
+        if day % 4 == 0:
+            continue  # quiet days share the previous day's commit
+        for c in range(day % 3 + 1):
+            repo.write(f"m{(day + c) % 5}.py", f"x = {day}{c}\n")
+            if day == 6:
+                repo.write("dir name/é file.py", "y = 1\n")
+            repo.commit(f"d{day}c{c}", when=f"2024-06-{day:02d}T{9 + c:02d}:00:00+00:00")
+    return repo
+
+
+def test_one_log_pass_gives_every_days_churn(tmp_path: Path) -> None:
+    from symphony_assets.config import Codebase
+    from symphony_assets.defs.code.assets import run_history
+    from symphony_assets.resources.git import Repo, end_of_day_utc, take_snapshot
+
+    repo = _churn_repo(tmp_path / "r")
+    codebase = Codebase(name="c", path=repo.root)
+    days = [dt.date(2024, 6, d) for d in range(1, 16)]
+    history = run_history(Repo(repo.root), None, days)
+    assert history is not None and len(history.commits) == 18
+    for window in (3, 90):
+        for day in days:
+            snap = take_snapshot(codebase, day, today=dt.date(2030, 1, 1))
+            expected = snap.churn(window)
+            assert snap.churn(window, history) == expected, (window, day)
+            assert snap.commit is not None
+            since = end_of_day_utc(day) - dt.timedelta(days=window)
+            assert history.churn(snap.commit, since) == Repo(repo.root).churn(snap.commit, since)
+    # June 12 is quiet: its 3-day window holds June 10 (m0, m1) and June 11 (m1, m2, m3).
+    day12 = take_snapshot(codebase, days[11], today=dt.date(2030, 1, 1))
+    assert day12.churn(3, history) == {"m0.py": 1, "m1.py": 2, "m2.py": 1, "m3.py": 1}
+    # A window starting before what the log read is answered by git, not by a short log.
+    late = run_history(Repo(repo.root), None, days[8:])
+    snap = take_snapshot(codebase, days[-1], today=dt.date(2030, 1, 1))
+    assert late is not None and late.churn(snap.commit or "", dt.datetime(2024, 1, 1, tzinfo=dt.UTC)) is None
+
+
+def test_merges_and_clock_skew_fall_back_to_per_day_logs(tmp_path: Path) -> None:
+    from symphony_assets.defs.code.assets import run_history
+    from symphony_assets.resources.git import Repo
+
+    days = [dt.date(2024, 6, 1), dt.date(2024, 6, 5)]
+    merged = GitRepo(tmp_path / "merged")
+    merged.write("a.py", "a = 1\n")
+    merged.commit("base", when="2024-06-01T09:00:00+00:00")
+    merged.git("checkout", "-q", "-b", "side")
+    merged.write("b.py", "b = 1\n")
+    merged.commit("side", when="2024-06-02T09:00:00+00:00")
+    merged.git("checkout", "-q", "main")
+    merged.write("a.py", "a = 2\n")
+    merged.commit("main", when="2024-06-03T09:00:00+00:00")
+    env = {"GIT_AUTHOR_DATE": "2024-06-04T09:00:00+00:00", "GIT_COMMITTER_DATE": "2024-06-04T09:00:00+00:00"}
+    merged.git("merge", "-q", "--no-edit", "side", env=env)
+    assert run_history(Repo(merged.root), None, days) is None
+
+    skewed = GitRepo(tmp_path / "skewed")
+    for i, when in enumerate(["2024-06-01T09:00", "2024-06-03T09:00", "2024-06-02T09:00"]):
+        skewed.write("a.py", f"a = {i}\n")
+        skewed.commit(f"c{i}", when=when + ":00+00:00")
+    assert run_history(Repo(skewed.root), None, days) is None
+
+
+def test_per_chunk_analysis_equals_the_whole_file_analysis() -> None:
+    """A backfill analyses new blobs chunk by chunk with run memos; every cached field must be what
+    the whole-file analysis gives, for real files, edited versions of them, and files that must
+    take the whole-file path (Python 2, a def inside a string, GPU words, CRLF, Latin-1)."""
+    import pathlib
+    import random
+
+    import radon
+
+    import symphony_assets.analysis as analysis
+    from symphony_assets.defs.code.assets import ChunkMemo, analyse_python
+
+    rng = random.Random(9)
+    marker = ("TO" + "DO").encode()
+    sources: list[bytes] = [
+        b"def main():\n    print 'py2'\n\n\ndef ok():\n    return 1\n",
+        b'x = """\n\ndef not_code(:\n"""\n\n\ndef real(a):\n    return a or 1\n',
+        b"import torch\n\n\ndef f(m):\n    return m.cuda()\n",
+        b"def f(a):\r\n    try:\r\n        pass\r\n    except:  # why\r\n        pass\r\n",
+        "# -*- coding: latin-1 -*-\ndef f():\n    return 'é'\n".encode("latin-1"),
+        b"@deco(\n    1,\n)\n\n@other\ndef g(x):\n    if x:\n        return 1\n\n\nclass K:\n    pass\n",
+    ]
+    for path in sorted(pathlib.Path(radon.__file__).parent.rglob("*.py")) + sorted(
+        pathlib.Path(analysis.__file__).parent.glob("*.py")
+    ):
+        source = path.read_bytes()
+        sources.append(source)
+        lines = source.split(b"\n")
+        for _ in range(3):  # edited versions: comments anywhere, a new function, a broad handler
+            lines.insert(rng.randrange(len(lines) + 1), b"    " * rng.randint(0, 2) + b"# " + marker + b": x")
+        lines += [
+            b"",
+            b"",
+            b"def added(x):",
+            b"    try:",
+            b"        return x and 1",
+            b"    except Exception:",
+            b"        pass",
+        ]
+        sources.append(b"\n".join(lines))
+    blocks: dict[str, Any] = {}
+    chunks: ChunkMemo = {}
+    for source in sources:
+        assert analyse_python(source, 1_000_000, blocks, chunks) == analyse_python(source, 1_000_000)
+    fast = [facts for facts in chunks.values() if facts is not None]
+    assert len(fast) > 100 and None in chunks.values()  # both paths were taken
+    assert analyse_python(sources[-1], 100, blocks, chunks)["complexity"]["status"] == "too_large"

@@ -135,3 +135,121 @@ def test_hotspots_multiply_complexity_by_churn() -> None:
     # Plain function lists work too.
     plain = hotspots({"x.py": [FunctionComplexity("f", "function", 1, 2, 4, "A")]}, {"x.py": 3})
     assert plain[0].score == 12
+
+
+# ------------------------------------------------------------------------------- per-block reuse
+
+TRICKY = """\
+import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    def only_for_types(x):
+        return x if x else None
+
+try:
+    import json
+except ImportError:
+    json = None
+
+
+@decorate(
+    lambda v: v or 1,
+)
+@other
+def decorated(a, b):
+    return [x for x in a if x and b]
+
+
+@dataclass
+class Outer:
+    field: int = 0
+
+    @property
+    def value(self):
+        if self.field:
+            return 1
+        return 2
+
+    class Middle:
+        class Inner:
+            def deep(self, y):
+                while y:
+                    y -= 1
+                return y or None
+
+
+async def fetch(session):
+    async for item in session:
+        if item:
+            yield item
+
+
+def one_liner(x): return 1 if x else 2
+x = [one_liner(i) for i in range(3) if i]
+"""
+
+
+def _real_sources() -> list[tuple[str, bytes]]:
+    """Real files with decorators, nested classes, closures and module-level code: radon's own
+    package, a few standard-library modules, and this project's analysis modules."""
+    import ast as ast_module
+    import dataclasses
+    import inspect
+    import pathlib
+    import typing
+
+    import radon
+
+    import symphony_assets.analysis as analysis
+
+    paths = sorted(pathlib.Path(radon.__file__).parent.rglob("*.py"))
+    paths += sorted(pathlib.Path(analysis.__file__).parent.glob("*.py"))
+    paths += [pathlib.Path(m.__file__ or "") for m in (ast_module, dataclasses, inspect, typing)]
+    return [(str(p), p.read_bytes()) for p in paths]
+
+
+def test_block_memo_gives_the_whole_file_result_on_real_files() -> None:
+    memo: dict[str, tuple[FunctionComplexity, ...]] = {}
+    sources = [("tricky", TRICKY.encode()), *_real_sources()]
+    assert len(sources) > 20
+    for name, source in sources:
+        whole = function_complexity(source)
+        assert function_complexity(source, blocks=memo) == whole, name
+        # The same definitions further down and with CRLF line ends: reused, shifted, still identical.
+        moved = b"# header\n\n'''doc\nstring'''\n" + source
+        assert function_complexity(moved, blocks=memo) == function_complexity(moved), name
+        crlf = source.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        assert function_complexity(crlf, blocks=memo) == function_complexity(crlf), name
+    assert memo  # the memo was used
+
+
+def test_block_memo_rescores_only_the_changed_definition() -> None:
+    memo: dict[str, tuple[FunctionComplexity, ...]] = {}
+    first = function_complexity(TRICKY.encode(), blocks=memo)
+    blocks_before = len(memo)
+    assert blocks_before == 4  # decorated, Outer, fetch, one_liner; only_for_types is under an `if`
+    edited = TRICKY.replace("import os\n", "import os\nimport sys\nimport re\n").replace(
+        "        return x if x else None", "        return x if x and x > 1 else None"
+    )
+    edited = edited.replace("                return y or None", "                return y or x or None")
+    second = function_complexity(edited.encode(), blocks=memo)
+    assert len(memo) == blocks_before + 1  # only Outer (its nested Inner.deep changed) was re-scored
+    assert second == function_complexity(edited.encode())
+    assert second != first
+    deep = {f.name: f for f in second.functions}["Outer.Middle.Inner.deep"]
+    assert deep.complexity == 4 and deep.line == 36
+    only = {f.name: f for f in second.functions}["only_for_types"]
+    assert only.complexity == 3 and only.line == 7
+
+
+def test_block_memo_keeps_parse_failures_and_limits() -> None:
+    memo: dict[str, tuple[FunctionComplexity, ...]] = {}
+    py2 = b"def main():\n    print 'hi'\n"
+    assert function_complexity(py2, blocks=memo) == function_complexity(py2)
+    assert function_complexity(py2, blocks=memo).status == STATUS_PARSE_ERROR
+    big = TRICKY.encode() * 3
+    assert function_complexity(big, max_bytes=100, blocks=memo).status == STATUS_TOO_LARGE
+    deep = ("x = " + "(" * 300 + "1" + ")" * 300 + "\n").encode()
+    assert function_complexity(deep, blocks=memo) == function_complexity(deep)
+    assert not memo

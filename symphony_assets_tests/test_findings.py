@@ -231,3 +231,70 @@ def test_bad_input_does_not_crash() -> None:
     for junk in (bytes(range(256)) * 8, b"\x00\x01def f(:\n", "é = 1\n".encode("utf-16"), b""):
         assert isinstance(broad_excepts(junk), list)
         assert isinstance(gpu_sites(junk), list)
+
+
+def test_handlers_are_found_in_every_statement_position() -> None:
+    """The handler search walks statement lists only; it must still see handlers anywhere
+    ``ast.walk`` would: nested defs and classes, else/finally, match cases, ``except*``, loops."""
+    import ast
+
+    source = b"""\
+class A:
+    def m(self):
+        for x in y:
+            try:
+                pass
+            except Exception:
+                pass
+        else:
+            while z:
+                with ctx:
+                    try:
+                        pass
+                    finally:
+                        try:
+                            pass
+                        except:
+                            pass
+try:
+    pass
+except ValueError:
+    try:
+        pass
+    except BaseException:  # the shutdown path must log everything
+        pass
+else:
+    match v:
+        case 1:
+            try:
+                pass
+            except (KeyError, Exception):
+                pass
+try:
+    pass
+except* Exception:
+    pass
+if a:
+    pass
+elif b:
+    async def f():
+        async with s:
+            try:
+                pass
+            except Exception:
+                pass
+"""
+    found = broad_excepts(source)
+    tree = ast.parse(source)
+    expected = sorted(n.lineno for n in ast.walk(tree) if isinstance(n, ast.ExceptHandler))
+    expected = [line for line in expected if line != 20]  # ``except ValueError`` is not broad
+    assert [b.line for b in found] == expected
+    assert [b.kind for b in found] == [
+        "Exception",
+        "bare",
+        "BaseException",
+        "Exception",
+        "Exception",
+        "Exception",
+    ]
+    assert [b.has_reason for b in found] == [False, False, True, False, False, False]

@@ -214,3 +214,80 @@ def test_non_utf8_and_binary_input_do_not_crash() -> None:
     junk = bytes(range(256)) * 4
     assert isinstance(extract_todos(".py", junk), list)
     assert isinstance(extract_todos(".c", junk), list)
+
+
+def _with_tree(source: bytes) -> list[TodoItem]:
+    import ast
+
+    return extract_todos(".py", source, tree=ast.parse(source))
+
+
+def test_tokenizing_near_markers_finds_what_the_whole_file_gives() -> None:
+    """With the caller's ``ast`` only the statements holding a marker word are tokenized; the
+    markers, lines, scopes, fingerprints and ``via`` must be those of the whole-file pass."""
+    source = f'''\
+"""Module doc: {TD} in a docstring is not a marker."""
+import os  # {TD}: drop os
+x = 1; y = (
+    2,  # {TD} inside brackets of the second statement on a line
+)
+z = 3 + \\
+    4  # {TD} after a backslash continuation
+
+
+@decorator(  # {TD}: decorator argument
+    "# {TD} in a string",
+)
+class Outer:
+    """# {TD} in a class docstring."""
+
+    def method(self):
+        s = """
+# {TD} inside a triple-quoted string
+"""
+        return s  # {TD}: method body
+
+        # {TD} trailing comment, indented, after the last statement
+
+# {TD} between statements
+def last():
+    pass  # {TD} last line, no newline at the end'''.encode()
+    whole = extract_todos(".py", source)
+    firsts = ["drop", "inside", "after", "decorator", "method", "trailing", "between", "last"]
+    assert [t.text.split()[0] for t in whole] == firsts
+    assert _with_tree(source) == whole
+    # ... and it did come from the near-marker pass, which tokenized less than the whole file.
+    import ast
+
+    from symphony_assets.analysis.todos import _comments_near_markers, _tag_pattern, statement_spans
+
+    spans = statement_spans(ast.parse(source))
+    near = _comments_near_markers(source, spans, _tag_pattern(("TO" + "DO",)))
+    assert near is not None and len(near) == 8
+    crlf = source.replace(b"\n", b"\r\n")  # ast and tokenize count lone CRs differently: whole file
+    assert _with_tree(crlf) == extract_todos(".py", crlf) == whole
+
+
+def test_tokenizing_near_markers_on_real_files() -> None:
+    import pathlib
+    import random
+
+    import radon
+
+    import symphony_assets.analysis as analysis
+
+    rng = random.Random(3)
+    paths = sorted(pathlib.Path(radon.__file__).parent.rglob("*.py"))
+    paths += sorted(pathlib.Path(analysis.__file__).parent.glob("*.py"))
+    checked = 0
+    for path in paths:
+        lines = path.read_bytes().split(b"\n")
+        for k in range(5):  # comment lines parse anywhere: in code, in brackets, inside strings
+            lines.insert(
+                rng.randrange(len(lines) + 1), b" " * rng.choice([0, 4, 8]) + f"# {TD}: {k}".encode()
+            )
+        source = b"\n".join(lines)
+        whole = extract_todos(".py", source)
+        assert _with_tree(source) == whole, path
+        checked += len(whole)
+    assert checked > 100

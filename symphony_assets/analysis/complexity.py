@@ -6,14 +6,18 @@ type converts to and from plain JSON values (``to_dict``/``from_dict``) for that
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+import ast
+import functools
+import hashlib
+import re
+from collections.abc import Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from radon.complexity import cc_rank
 from radon.visitors import Class, ComplexityVisitor, Function
 
-from symphony_assets.analysis.pysource import ParseOutcome, parse_python
+from symphony_assets.analysis.pysource import ParseOutcome, decode_source, parse_python
 
 #: Bump when the output for the same bytes changes, so cached results are recomputed.
 ANALYSER_VERSION = "1"
@@ -25,6 +29,14 @@ STATUS_OK = "ok"
 STATUS_PARSE_ERROR = "parse_error"
 STATUS_TOO_LARGE = "too_large"
 STATUS_ERROR = "error"
+
+#: Per-block results (lines relative to the block's first line) by a hash of the block's text; see
+#: :func:`function_complexity`. The caller owns it, e.g. one dict for a whole backfill.
+BlockMemo = MutableMapping[str, tuple["FunctionComplexity", ...]]
+
+_BLOCK_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+#: The line breaks the tokenizer counts (``str.splitlines`` also splits on form feeds and others).
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -66,14 +78,19 @@ class ComplexityReport:
     message: str = ""
     functions: tuple[FunctionComplexity, ...] = field(default_factory=tuple)
 
-    @property
-    def max_complexity(self) -> int:
-        return max((f.complexity for f in self.functions if f.kind != "class"), default=0)
+    @functools.cached_property
+    def real_functions(self) -> tuple[FunctionComplexity, ...]:
+        """Functions and methods; kept, because a backfill asks for a report's totals every day."""
+        return tuple(f for f in self.functions if f.kind != "class")
 
-    @property
+    @functools.cached_property
+    def max_complexity(self) -> int:
+        return max((f.complexity for f in self.real_functions), default=0)
+
+    @functools.cached_property
     def total_complexity(self) -> int:
         """Sum over functions and methods; classes are left out because radon's class score repeats them."""
-        return sum(f.complexity for f in self.functions if f.kind != "class")
+        return sum(f.complexity for f in self.real_functions)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -92,11 +109,20 @@ class ComplexityReport:
 
 
 def function_complexity(
-    source: bytes, max_bytes: int = DEFAULT_MAX_BYTES, outcome: ParseOutcome | None = None
+    source: bytes,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    outcome: ParseOutcome | None = None,
+    blocks: BlockMemo | None = None,
 ) -> ComplexityReport:
     """Complexity of every function, method and class in one Python file.
 
     ``outcome`` lets a caller that already parsed the file (for other analyses) skip a second parse.
+
+    ``blocks`` reuses work below the file: radon scores each top-level ``def``/``class`` from its
+    own subtree only, so its result is a function of the block's text, shifted to where the block
+    starts. A new version of a file usually changes one function; with a memo shared across
+    versions (a backfill) only the changed blocks go through radon. The report is the same as
+    without the memo.
 
     Never raises for bad input: oversized files, files that do not parse (Python 2, merge markers)
     and pathological nesting come back as a status with a message.
@@ -110,16 +136,57 @@ def function_complexity(
         where = f" (line {outcome.error_line})" if outcome.error_line else ""
         return ComplexityReport(STATUS_PARSE_ERROR, f"{outcome.error or 'does not parse'}{where}")
     try:
-        visitor = ComplexityVisitor.from_ast(outcome.tree)
+        if blocks is None:
+            found = _radon(outcome.tree)
+        else:
+            found = _by_block(source, outcome.tree, blocks)
     except RecursionError:
         return ComplexityReport(STATUS_ERROR, "expression nested too deeply for the complexity visitor")
+    found.sort(key=lambda f: (f.line, f.name))
+    return ComplexityReport(STATUS_OK, "", tuple(found))
+
+
+def _radon(tree: ast.Module) -> list[FunctionComplexity]:
+    visitor = ComplexityVisitor.from_ast(tree)
     found: list[FunctionComplexity] = []
     for fn in visitor.functions:
         _add_function(found, fn, prefix="", is_method=False)
     for cls in visitor.classes:
         _add_class(found, cls, prefix="")
-    found.sort(key=lambda f: (f.line, f.name))
-    return ComplexityReport(STATUS_OK, "", tuple(found))
+    return found
+
+
+def _by_block(source: bytes, tree: ast.Module, blocks: BlockMemo) -> list[FunctionComplexity]:
+    """:func:`_radon` statement by statement, top-level definitions through the memo.
+
+    radon's module visitor only concatenates what each top-level statement yields, and a
+    definition's result depends on its subtree alone; the subtree is fixed by the block's text
+    (whole lines from its first decorator to its last line, at indentation 0, where the tokenizer
+    holds no state). Other statements (imports, ``if TYPE_CHECKING:`` blocks) are few and cheap.
+    """
+    lines = _LINE_BREAK.split(decode_source(source))
+    found: list[FunctionComplexity] = []
+    rest: list[ast.stmt] = []
+    for stmt in tree.body:
+        end = stmt.end_lineno
+        if not isinstance(stmt, _BLOCK_TYPES) or end is None or stmt.col_offset != 0:
+            rest.append(stmt)
+            continue
+        first = min([stmt.lineno, *(d.lineno for d in stmt.decorator_list)])
+        text = "\n".join(lines[first - 1 : end])
+        key = f"{ANALYSER_VERSION}:{hashlib.sha1(text.encode('utf-8', 'surrogatepass')).hexdigest()}"
+        relative = blocks.get(key)
+        if relative is None:
+            shifted = _radon(ast.Module(body=[stmt], type_ignores=[]))
+            relative = blocks[key] = tuple(_shift(f, 1 - first) for f in shifted)
+        found.extend(_shift(f, first - 1) for f in relative)
+    if rest:
+        found.extend(_radon(ast.Module(body=rest, type_ignores=[])))
+    return found
+
+
+def _shift(f: FunctionComplexity, by: int) -> FunctionComplexity:
+    return replace(f, line=f.line + by, end_line=f.end_line + by)
 
 
 def _add_function(out: list[FunctionComplexity], fn: Function, prefix: str, is_method: bool) -> None:
@@ -192,18 +259,18 @@ def hotspots(
     """
     out: list[Hotspot] = []
     for path, value in complexities.items():
-        funcs: Iterable[FunctionComplexity]
-        funcs = value.functions if isinstance(value, ComplexityReport) else value
-        real = [f for f in funcs if f.kind != "class"]
-        total = sum(f.complexity for f in real)
+        report = (
+            value if isinstance(value, ComplexityReport) else ComplexityReport(STATUS_OK, "", tuple(value))
+        )
+        total = report.total_complexity
         changes = int(churn.get(path, 0))
         out.append(
             Hotspot(
                 path=path,
                 churn=changes,
                 total_complexity=total,
-                max_complexity=max((f.complexity for f in real), default=0),
-                functions=len(real),
+                max_complexity=report.max_complexity,
+                functions=len(report.real_functions),
                 score=total * changes,
             )
         )

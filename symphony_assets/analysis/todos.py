@@ -10,6 +10,8 @@ Results depend only on the bytes and the suffix, so callers cache them by git bl
 
 from __future__ import annotations
 
+import ast
+import bisect
 import hashlib
 import io
 import re
@@ -91,11 +93,20 @@ def fingerprint(tag: str, text: str, scope: str, occurrence: int) -> str:
     return hashlib.sha1(payload.encode("utf-8")).hexdigest()[:20]
 
 
-def extract_todos(path_suffix: str, source: bytes, tags: Sequence[str] = DEFAULT_TAGS) -> list[TodoItem]:
+def extract_todos(
+    path_suffix: str,
+    source: bytes,
+    tags: Sequence[str] = DEFAULT_TAGS,
+    tree: ast.Module | None = None,
+    statements: Sequence[tuple[int, int]] | None = None,
+) -> list[TodoItem]:
     """Markers in the comments of one file; ``path_suffix`` (``.py``, ``Dockerfile``) picks the syntax.
 
     Files of unknown type yield nothing rather than a guess: a marker word in prose or data is not
-    a comment.
+    a comment. ``tree`` (the file's ``ast``, when the caller parsed it) lets Python files tokenize
+    only the top-level statements that hold a marker word instead of the whole file; the result is
+    the same. ``statements`` (:func:`statement_spans`) stands in for ``tree`` when the caller has
+    the top-level statement lines but no tree.
     """
     if not any(tag.encode("utf-8") in source for tag in tags):
         return []  # most files: no marker word anywhere, so nothing to lex or parse
@@ -103,7 +114,8 @@ def extract_todos(path_suffix: str, source: bytes, tags: Sequence[str] = DEFAULT
     style = comment_style(path_suffix)
     raw: list[tuple[int, str, str, str]] = []  # line, comment text, scope, via
     if style == "python":
-        raw = _python_comments(source, pattern)
+        spans = statement_spans(tree) if tree is not None else statements
+        raw = _python_comments(source, pattern, spans)
     elif style is not None:
         text = source.decode("utf-8", "replace")
         raw = [(line, body, MODULE_SCOPE, VIA_LEXER) for line, body in _lex_comments(text, _SYNTAX[style])]
@@ -140,7 +152,9 @@ def _marker_text(rest: str) -> str:
 # ---------------------------------------------------------------------------------------------- Python
 
 
-def _python_comments(source: bytes, pattern: re.Pattern[str]) -> list[tuple[int, str, str, str]]:
+def _python_comments(
+    source: bytes, pattern: re.Pattern[str], spans: Sequence[tuple[int, int]] | None = None
+) -> list[tuple[int, str, str, str]]:
     """Comments holding a marker, with their scope; scope always comes from tree-sitter.
 
     ``ast`` end lines stop at a function's last statement, so a trailing comment inside a function
@@ -148,7 +162,9 @@ def _python_comments(source: bytes, pattern: re.Pattern[str]) -> list[tuple[int,
     tokenize path and the fallback keeps a fingerprint unchanged when an edit elsewhere makes the
     file stop (or start) parsing. Only comments that hold a marker are looked up in the tree.
     """
-    tokens = _tokenize_comments(source)
+    tokens = _comments_near_markers(source, spans, pattern) if spans is not None else None
+    if tokens is None:
+        tokens = _tokenize_comments(source)
     if tokens is not None:
         hits = [(line, col, text) for line, col, text in tokens if pattern.search(text)]
         if not hits:
@@ -180,6 +196,75 @@ def _tokenize_comments(source: bytes) -> list[tuple[int, int, str]] | None:
         ]
     except (tokenize.TokenError, SyntaxError, UnicodeDecodeError, LookupError, ValueError, RecursionError):
         return None
+
+
+def _comments_near_markers(
+    source: bytes, spans: Sequence[tuple[int, int]], pattern: re.Pattern[str]
+) -> list[tuple[int, int, str]] | None:
+    """The comments :func:`_tokenize_comments` finds on lines that hold a marker word, tokenizing
+    from the nearest top-level statement boundary before each such line instead of from line 1.
+
+    At such a boundary the tokenizer is in its starting state (no open bracket, string or line
+    continuation, indentation 0), so the tokens from there on are the whole-file tokens. None
+    (tokenize the whole file) for lone carriage returns, where ``ast`` and ``tokenize`` count lines
+    differently, and for anything the chunk tokenizer rejects.
+    """
+    if b"\r" in source:
+        return None
+    parts = decode_source(source).split("\n")
+    lines = [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+    wanted = [i + 1 for i, line in enumerate(lines) if pattern.search(line)]
+    if not wanted:
+        return []
+    starts = _restart_lines(spans, lines)
+    found: list[tuple[int, int, str]] = []
+    i = 0
+    while i < len(wanted):
+        start = starts[bisect.bisect_right(starts, wanted[i]) - 1]
+        while i + 1 < len(wanted) and starts[bisect.bisect_right(starts, wanted[i + 1]) - 1] == start:
+            i += 1
+        last = wanted[i]
+        i += 1
+        try:
+            for tok in tokenize.generate_tokens(iter(lines[start - 1 :]).__next__):
+                line = tok.start[0] + start - 1
+                if line > last:
+                    break
+                if tok.type == tokenize.COMMENT:
+                    found.append((line, tok.start[1], tok.string[1:].rstrip()))
+        except (tokenize.TokenError, SyntaxError, ValueError, RecursionError):
+            return None
+    return found
+
+
+def statement_spans(tree: ast.Module) -> list[tuple[int, int]]:
+    """(first line with decorators, last line) of each top-level statement, in order."""
+    spans = []
+    for stmt in tree.body:
+        decorators = getattr(stmt, "decorator_list", [])
+        spans.append((min([stmt.lineno, *(d.lineno for d in decorators)]), stmt.end_lineno or stmt.lineno))
+    return spans
+
+
+def _restart_lines(spans: Sequence[tuple[int, int]], lines: Sequence[str]) -> list[int]:
+    """Lines (1-based, sorted) where a logical line starts at module level: each top-level
+    statement's first line (decorators included) and the line after each statement's last line,
+    unless the line before ends in a backslash continuation or another statement shares it."""
+    starts = [1]
+    prev_end = 0
+    for first, end in spans:
+        if first > prev_end:
+            for line in (prev_end + 1, first):
+                if line > starts[-1] and not lines[line - 2].rstrip("\n").endswith("\\"):
+                    starts.append(line)
+        prev_end = max(prev_end, end)
+    if (
+        prev_end + 1 > starts[-1]
+        and prev_end < len(lines)
+        and not lines[prev_end - 1].rstrip("\n").endswith("\\")
+    ):
+        starts.append(prev_end + 1)
+    return starts
 
 
 def _strip_hash(text: str) -> str:

@@ -289,6 +289,71 @@ class Repo:
             counts[path] = counts.get(path, 0) + 1
         return counts
 
+    def linear_history(self, tip: str, since: datetime) -> LinearHistory | None:
+        """The commits from ``since`` to ``tip`` with their paths, from ONE ``git log`` pass.
+
+        A backfill needs 90-day churn for every day; when the history in the range is one chain
+        (no merges) with commit times that never go up towards the past, every day's churn is a
+        slice of this one log, so a run asks git once instead of once per day. Anything else
+        (merges, clock skew) returns None and callers ask :meth:`churn` per day, whose
+        ``--since`` walk is then the definition.
+        """
+        out = self.run(
+            "log", "-z", "--format=%x01%H %P%x1f%ct", "--name-only", "--no-renames",
+            "--diff-merges=combined", f"--since={since.isoformat()}", tip,
+        )  # fmt: skip
+        commits: list[tuple[str, int, list[bytes]]] = []
+        parents: list[list[str]] = []
+        first = False
+        for chunk in out.split(b"\0"):
+            if chunk.startswith(b"\x01"):
+                ids, _, stamp = chunk[1:].partition(b"\x1f")
+                sha, *rest = ids.decode().split()
+                commits.append((sha, int(stamp), []))
+                parents.append(rest)
+                first = True
+                continue
+            if first and chunk.startswith(b"\n"):
+                chunk = chunk[1:]
+            first = False
+            if chunk and commits:
+                commits[-1][2].append(chunk)
+        for i, (_sha, ts, _paths) in enumerate(commits):
+            if len(parents[i]) > 1:
+                return None
+            if i + 1 < len(commits) and (parents[i] != [commits[i + 1][0]] or commits[i + 1][1] > ts):
+                return None
+        if commits and commits[0][0] != tip:
+            return None
+        return LinearHistory(
+            since=int(since.timestamp()),
+            commits=tuple((sha, ts, tuple(paths)) for sha, ts, paths in commits),
+        )
+
+
+@dataclass(frozen=True)
+class LinearHistory:
+    """A chain of commits, newest first, each with its commit time and the paths it touched."""
+
+    since: int  # commits before this (UTC seconds) were not read
+    commits: tuple[tuple[str, int, tuple[bytes, ...]], ...]
+
+    def churn(self, commit: str, since: datetime) -> dict[bytes, int] | None:
+        """What :meth:`Repo.churn` gives for ``(commit, since)``, or None when this log cannot say."""
+        floor = int(since.timestamp())
+        if floor < self.since:
+            return None
+        start = next((i for i, c in enumerate(self.commits) if c[0] == commit), None)
+        if start is None:
+            return None
+        counts: dict[bytes, int] = {}
+        for _sha, ts, paths in self.commits[start:]:
+            if ts < floor:
+                break
+            for path in paths:
+                counts[path] = counts.get(path, 0) + 1
+        return counts
+
 
 def _log_records(out: bytes) -> Iterator[tuple[bytes, bytes]]:
     """(commit header, path) pairs from ``git log -z --format=%x01... --name-only``.
@@ -335,11 +400,16 @@ class Snapshot:
             return {}
         return self.repo.log_pass(self.commit)
 
-    def churn(self, days: int = 90) -> dict[str, int]:
+    def churn(self, days: int = 90, history: LinearHistory | None = None) -> dict[str, int]:
+        """Commits per path in the ``days`` before the end of the day; ``history`` (see
+        :meth:`Repo.linear_history`) answers without running git when it covers the window."""
         if self.repo is None or self.commit is None:
             return {}
         since = end_of_day_utc(self.day) - timedelta(days=days)
-        return {display_path(p): n for p, n in self.repo.churn(self.commit, since).items()}
+        counts = history.churn(self.commit, since) if history is not None else None
+        if counts is None:
+            counts = self.repo.churn(self.commit, since)
+        return {display_path(p): n for p, n in counts.items()}
 
     def read(self, entries: Sequence[FileEntry] | None = None) -> Iterator[ReadResult]:
         """The bytes of each regular file: from disk for live non-clean files, else from git objects."""

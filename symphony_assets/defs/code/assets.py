@@ -3,13 +3,19 @@
 One multi-asset computes all three, so each day takes ONE snapshot and reads and parses each file
 once for all of them. Per-file analysis depends only on a file's bytes, so it goes through the blob
 cache keyed by (analyser, version, blob id): a backfill analyses each distinct blob once and reuses
-the result on every other day, and in every later run. Churn for hotspots comes from one
-``git log`` pass per partition. The assets can be materialised alone (the multi-asset subsets).
+the result on every other day, and in every later run. Within a run, new blobs are parsed and
+scored per top-level chunk and definition, so an edited file costs little more than its edit (see
+:func:`_by_chunk`). Churn for hotspots comes from one ``git log`` pass for the whole run when the
+history allows (:meth:`~symphony_assets.resources.git.Repo.linear_history`), else one per partition.
+The assets can be materialised alone (the multi-asset subsets).
 """
 
+import dataclasses
 import functools
+import hashlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 import dagster as dg
@@ -19,7 +25,8 @@ from symphony_assets.analysis import complexity, findings, todos
 from symphony_assets.analysis.complexity import ComplexityReport, function_complexity, hotspots
 from symphony_assets.analysis.findings import BroadExcept, GpuSite, backup_kind, broad_excepts, gpu_sites
 from symphony_assets.analysis.pysource import parse_python
-from symphony_assets.analysis.todos import TodoItem, comment_style, extract_todos
+from symphony_assets.analysis.todos import TodoItem, comment_style, extract_todos, statement_spans
+from symphony_assets.config import Codebase
 from symphony_assets.defs.code.checks import (
     BROAD_EXCEPT_CHECK,
     NO_MARKERS_CHECK,
@@ -39,7 +46,16 @@ from symphony_assets.defs.snapshots import (
     take,
 )
 from symphony_assets.resources.cache import AnalysisCache, CacheStats, analyse_files
-from symphony_assets.resources.git import FileEntry, GitResource, ReadResult, Snapshot
+from symphony_assets.resources.git import (
+    FileEntry,
+    GitError,
+    GitResource,
+    LinearHistory,
+    ReadResult,
+    Repo,
+    Snapshot,
+    end_of_day_utc,
+)
 from symphony_assets.resources.postgres import PostgresResource
 
 PYTHON_SUFFIXES = (".py", ".pyw")
@@ -74,8 +90,40 @@ class FileFacts:
         )
 
 
-def analyse_python(content: bytes, max_bytes: int) -> dict[str, Any]:
-    """The cached per-blob result for a Python file: one parse shared by every analysis."""
+@dataclass(frozen=True)
+class ChunkFacts:
+    """What a stretch of top-level statements yields, lines counted from the stretch's first line."""
+
+    functions: tuple[complexity.FunctionComplexity, ...]
+    broad_excepts: tuple[BroadExcept, ...]
+    statements: tuple[tuple[int, int], ...]  # (first, last) line of each top-level statement
+
+
+#: Per-run memo of :class:`ChunkFacts` by a hash of the chunk's text; None: the chunk does not stand
+#: alone (it does not parse, or radon gave up), so the file takes the whole-file path.
+ChunkMemo = dict[str, ChunkFacts | None]
+
+_CHUNK_STARTS = ("def ", "async def ", "class ", "@")
+_OTHER_LINE_BREAKS = ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
+
+
+def analyse_python(
+    content: bytes,
+    max_bytes: int,
+    blocks: complexity.BlockMemo | None = None,
+    chunks: ChunkMemo | None = None,
+) -> dict[str, Any]:
+    """The cached per-blob result for a Python file: one parse shared by every analysis.
+
+    ``blocks`` (radon results per top-level definition, see
+    :func:`~symphony_assets.analysis.complexity.function_complexity`) lets a new version of a file
+    re-score only the definitions that changed, and ``chunks`` lets it parse only the top-level
+    stretches that changed (:func:`_by_chunk`); the result is the same with or without them.
+    """
+    if chunks is not None:
+        result = _by_chunk(content, max_bytes, blocks, chunks)
+        if result is not None:
+            return result
     outcome = parse_python(content)
     parse = (
         None
@@ -83,16 +131,97 @@ def analyse_python(content: bytes, max_bytes: int) -> dict[str, Any]:
         else {"error": outcome.error, "line": outcome.error_line, "python2": outcome.python2}
     )
     return {
-        "todos": [t.to_dict() for t in extract_todos(".py", content)],
-        "complexity": function_complexity(content, max_bytes=max_bytes, outcome=outcome).to_dict(),
+        "todos": [t.to_dict() for t in extract_todos(".py", content, tree=outcome.tree)],
+        "complexity": function_complexity(content, max_bytes, outcome, blocks).to_dict(),
         "parse": parse,
         "broad_excepts": [b.to_dict() for b in broad_excepts(content, outcome)],
         "gpu_sites": [g.to_dict() for g in gpu_sites(content, outcome)],
     }
 
 
-def _python_result(_entry: FileEntry, content: bytes, max_bytes: int) -> dict[str, Any]:
-    return analyse_python(content, max_bytes)
+def _by_chunk(
+    content: bytes, max_bytes: int, blocks: complexity.BlockMemo | None, chunks: ChunkMemo
+) -> dict[str, Any] | None:
+    """:func:`analyse_python`'s result from the file cut into chunks, each parsed once per run.
+
+    Cuts fall before a top-level ``def``/``class``/decorator line that follows a blank line. When
+    every chunk parses on its own, each chunk ends with the tokenizer in its starting state (no
+    open string, bracket or continuation, indentation 0), so the file's top-level statements are
+    the chunks' statements, shifted: radon (per statement), the handler scan (per statement, its
+    comments inside the statement) and the statement lines for markers are the whole-file ones.
+    Anything else returns None for the whole-file path: a chunk that does not parse (a def inside
+    a string, Python 2), GPU words (that scan needs the whole file), a non-UTF-8 or BOM or
+    encoding-cookie file, carriage returns, ``__future__`` imports, an oversized file.
+    """
+    if (
+        len(content) > max_bytes
+        or b"cuda" in content
+        or b"cupy" in content
+        or b"\r" in content
+        or b"__future__" in content
+        or b"coding" in content[:400]
+        or content.startswith(b"\xef\xbb\xbf")
+    ):
+        return None
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if any(sep in text for sep in _OTHER_LINE_BREAKS):
+        return None  # ``str.splitlines`` (used for comments and snippets) would count lines differently
+    lines = text.split("\n")
+    cuts = [0]
+    cuts += [
+        i for i in range(1, len(lines)) if lines[i].startswith(_CHUNK_STARTS) and not lines[i - 1].strip()
+    ]
+    cuts.append(len(lines))
+    functions: list[complexity.FunctionComplexity] = []
+    excepts: list[BroadExcept] = []
+    statements: list[tuple[int, int]] = []
+    for a, b in zip(cuts, cuts[1:], strict=False):
+        chunk = "\n".join(lines[a:b]) + ("\n" if b < len(lines) else "")
+        key = hashlib.sha1(chunk.encode("utf-8", "surrogatepass")).hexdigest()
+        if key in chunks:
+            facts = chunks[key]
+        else:
+            facts = chunks[key] = _chunk_facts(chunk.encode("utf-8", "surrogatepass"), blocks)
+        if facts is None:
+            return None
+        functions += [
+            dataclasses.replace(f, line=f.line + a, end_line=f.end_line + a) for f in facts.functions
+        ]
+        excepts += [dataclasses.replace(e, line=e.line + a) for e in facts.broad_excepts]
+        statements += [(first + a, last + a) for first, last in facts.statements]
+    functions.sort(key=lambda f: (f.line, f.name))
+    return {
+        "todos": [t.to_dict() for t in extract_todos(".py", content, statements=statements)],
+        "complexity": ComplexityReport(complexity.STATUS_OK, "", tuple(functions)).to_dict(),
+        "parse": None,
+        "broad_excepts": [e.to_dict() for e in excepts],
+        "gpu_sites": [],
+    }
+
+
+def _chunk_facts(chunk: bytes, blocks: complexity.BlockMemo | None) -> ChunkFacts | None:
+    outcome = parse_python(chunk)
+    if outcome.tree is None:
+        return None
+    report = function_complexity(chunk, len(chunk) + 1, outcome, blocks)
+    if report.status != complexity.STATUS_OK:
+        return None
+    return ChunkFacts(
+        report.functions, tuple(broad_excepts(chunk, outcome)), tuple(statement_spans(outcome.tree))
+    )
+
+
+def _python_result(
+    _entry: FileEntry,
+    content: bytes,
+    max_bytes: int,
+    blocks: complexity.BlockMemo | None,
+    chunks: ChunkMemo | None,
+) -> dict[str, Any]:
+    return analyse_python(content, max_bytes, blocks, chunks)
 
 
 def _todo_result(_entry: FileEntry, content: bytes, suffix: str) -> dict[str, Any]:
@@ -107,15 +236,27 @@ class RunState:
     max_bytes: int = complexity.DEFAULT_MAX_BYTES
     facts: dict[tuple[str, str], FileFacts] = field(default_factory=dict)
     rows: dict[tuple[str, str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    #: Radon results per top-level definition for the run; None when caching is off (SYMPHONY_ANALYSIS_CACHE).
+    blocks: dict[str, tuple[complexity.FunctionComplexity, ...]] | None = None
+    chunks: ChunkMemo | None = None
+    #: One log of the run's whole churn window per codebase (None: per-day ``git log`` instead).
+    histories: dict[str, LinearHistory | None] = field(default_factory=dict)
     analysed: int = 0
     reused: int = 0
     read_failures: int = 0
+
+    def __post_init__(self) -> None:
+        if self.blocks is None and self.cache.enabled:
+            self.blocks = {}
+            self.chunks = {}
 
     def totals(self) -> dict[str, Any]:
         return {
             "run_blobs_analysed": self.analysed,
             "run_blobs_reused": self.reused,
             "run_read_failures": self.read_failures,
+            **({"run_definitions_scored": len(self.blocks)} if self.blocks is not None else {}),
+            **({"run_chunks_parsed": len(self.chunks)} if self.chunks is not None else {}),
         }
 
 
@@ -167,7 +308,9 @@ def gather(snapshot: Snapshot, state: RunState) -> SnapshotFacts:
         if analyser == PYTHON_ANALYSER:
             version = f"{todos.ANALYSER_VERSION}.{complexity.ANALYSER_VERSION}.{findings.ANALYSER_VERSION}"
             version += f":{state.max_bytes}"
-            fn = functools.partial(_python_result, max_bytes=state.max_bytes)
+            fn = functools.partial(
+                _python_result, max_bytes=state.max_bytes, blocks=state.blocks, chunks=state.chunks
+            )
         else:
             version = todos.ANALYSER_VERSION
             fn = functools.partial(_todo_result, suffix=group[0].path)
@@ -391,7 +534,8 @@ def compute_code_structure(
         out["todo_list"] = (df, {**todo_metadata(df), **cache_meta})
     if "code_complexity" in selected:
         has_python = any(_is_python(e) for e in facts.entries.values()) or facts.failures
-        churn = snapshot.churn(CHURN_DAYS) if has_python else {}
+        history = state.histories.get(snapshot.codebase.name)
+        churn = snapshot.churn(CHURN_DAYS, history) if has_python else {}
         df = complexity_frame(facts, churn, state)
         out["code_complexity"] = (df, {**complexity_metadata(df), **cache_meta})
     if "code_findings" in selected:
@@ -525,18 +669,26 @@ def code_structure(
     state: RunState | None = None
     frames: dict[str, dict[str, pd.DataFrame]] = {name: {} for name in selected}
     metas: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in selected}
-    for key, name, day in run_partitions(context):
-        codebase = codebase_named(name)
+    partitions = run_partitions(context)
+    days: dict[str, list[date]] = {}
+    for _key, name, day in partitions:
+        days.setdefault(name, []).append(day)
+    codebases: dict[str, Codebase] = {}
+    for key, name, day in partitions:
+        codebase = codebases.get(name) or codebases.setdefault(name, codebase_named(name))
         max_bytes = _max_bytes(codebase.option(DOMAIN, "max_complexity_bytes"))
         if state is None or state.max_bytes != max_bytes:
             state = RunState(AnalysisCache(postgres.database()), max_bytes)
         snapshot = take(git, codebase, day)
+        if len(days[name]) > 1 and name not in state.histories and snapshot.repo is not None:
+            state.histories[name] = run_history(snapshot.repo, codebase.branch, days[name])
         for asset, (df, meta) in compute_code_structure(snapshot, state, selected).items():
             frames[asset][key] = df
             metas[asset][key] = {**snapshot_metadata(snapshot), **meta}
-        context.log.info(f"{key}: commit {snapshot.commit or '(none)'}")
+        if len(partitions) == 1:  # a backfill logs once at the end: each log event is stored
+            context.log.info(f"{key}: commit {snapshot.commit or '(none)'}")
     totals = state.totals() if state is not None else {}
-    context.log.info(f"blobs analysed / reused over the run: {totals}")
+    context.log.info(f"{len(partitions)} partition(s); blobs analysed / reused over the run: {totals}")
     for asset in ASSETS:
         if asset not in selected:
             continue
@@ -553,6 +705,18 @@ def code_structure(
         yield markers_result(frames["todo_list"][newest], newest)
     if "code_findings" in selected and BROAD_EXCEPT_CHECK.key in checks:
         yield broad_except_result(frames["code_findings"][newest], newest)
+
+
+def run_history(repo: Repo, branch: str | None, days: list[date]) -> LinearHistory | None:
+    """One ``git log`` covering the churn windows of all these days, or None (per-day logs then)."""
+    tip = repo.commit_at(max(days), branch)
+    if tip is None:
+        return None
+    since = end_of_day_utc(min(days)) - timedelta(days=CHURN_DAYS)
+    try:
+        return repo.linear_history(tip[0], since)
+    except GitError:
+        return None  # the per-day churn pass then runs, and reports the failure if it is real
 
 
 def _max_bytes(value: Any) -> int:
