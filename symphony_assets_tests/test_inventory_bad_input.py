@@ -210,3 +210,15 @@ def test_non_utf8_name_is_referenced_by_its_real_bytes_and_ignored_files_do_not_
     assert df.loc["caf\\xe9.py", "references"] == 1
     assert df.loc["build/out.txt", "git_status"] == "ignored"
     assert df.loc["target.py", "references"] == 0
+
+
+def test_our_own_home_inside_the_codebase_is_not_scanned(git_repo: GitRepo, monkeypatch) -> None:
+    git_repo.write(".gitignore", "var/\n")
+    git_repo.write("app.py", "x = 1\n")
+    git_repo.commit("c")
+    git_repo.write("var/pg/base/1/1259", b"\0live database page")
+    git_repo.write("var2/notes.txt", "not ours\n")
+    monkeypatch.setenv("SYMPHONY_HOME", str(git_repo.root / "var"))
+    df = inventory(git_repo)
+    assert "var/pg/base/1/1259" not in df.index
+    assert "var2/notes.txt" in df.index

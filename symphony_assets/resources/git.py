@@ -22,7 +22,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from symphony_assets.config import Codebase
+from symphony_assets.config import Codebase, symphony_home
 
 log = logging.getLogger(__name__)
 
@@ -513,10 +513,12 @@ def _live_entries(repo: Repo, codebase: Codebase) -> list[FileEntry]:
     changes = repo.tracked_changes()
     root = os.fsencode(repo.root)
     skip = {os.fsencode(d) for d in codebase.skip_dirs} | {b".git"}
+    # Our own SYMPHONY_HOME (a live database, the warehouse) when it sits inside the codebase.
+    own = {os.fsencode(symphony_home())}
     seen: dict[bytes, os.stat_result] = {}
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         rel_dir = os.path.relpath(dirpath, root)
-        dirnames[:] = [d for d in dirnames if d not in skip]
+        dirnames[:] = [d for d in dirnames if d not in skip and os.path.join(dirpath, d) not in own]
         # A symlink to a directory shows up in dirnames; os.walk does not follow it, we list it as a file.
         for name in [*filenames, *(d for d in dirnames if os.path.islink(os.path.join(dirpath, d)))]:
             rel = name if rel_dir == b"." else os.path.join(rel_dir, name)
