@@ -13,10 +13,9 @@ import pytest
 from symphony_assets.defs.code.assets import code_structure
 from symphony_assets.defs.partitions import CODEBASE, snapshot_key
 from symphony_assets.resources.cache import CACHE_ENV
-from symphony_assets.resources.git import GitResource
-from symphony_assets.resources.postgres import Database, PostgresResource
-from symphony_assets.storage.io_manager import WarehouseIOManager
+from symphony_assets.resources.postgres import Database
 from symphony_assets_tests.gitrepo import GitRepo
+from symphony_assets_tests.materialize import materialize_days, real_resources
 
 TD = "TO" + "DO"
 ASSETS = [code_structure]
@@ -73,28 +72,8 @@ def demo(tmp_path: Path, symphony_env: Path, monkeypatch: pytest.MonkeyPatch) ->
     return repo
 
 
-def _resources(pg_url: str, home: Path) -> dict[str, Any]:
-    postgres = PostgresResource(url=pg_url)
-    return {
-        "git": GitResource(),
-        "postgres": postgres,
-        "warehouse_io_manager": WarehouseIOManager(postgres=postgres, warehouse_root=str(home / "warehouse")),
-    }
-
-
 def _materialize(instance: Any, pg_url: str, home: Path, first: str, last: str | None = None) -> Any:
-    instance.add_dynamic_partitions(CODEBASE, ["demo"])
-    tags = {}
-    key: str | None = str(snapshot_key("demo", first))
-    if last is not None:
-        tags = {
-            "dagster/asset_partition_range_start": str(snapshot_key("demo", first)),
-            "dagster/asset_partition_range_end": str(snapshot_key("demo", last)),
-        }
-        key = None
-    return dg.materialize(
-        ASSETS, partition_key=key, tags=tags, resources=_resources(pg_url, home), instance=instance
-    )
+    return materialize_days(ASSETS, instance, pg_url, home, "demo", first, last)
 
 
 def _table(db: Database, name: str) -> pd.DataFrame:
@@ -203,7 +182,7 @@ def test_one_asset_alone(
         ASSETS,
         selection=["code_findings"],
         partition_key=str(snapshot_key("demo", "2024-06-02")),
-        resources=_resources(pg_url, symphony_env),
+        resources=real_resources(pg_url, symphony_env),
         instance=dagster_instance,
     )
     assert result.success

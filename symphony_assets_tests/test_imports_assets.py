@@ -16,11 +16,9 @@ from symphony_assets.defs.imports.assets import (
     import_graph,
     installed_top_level_names,
 )
-from symphony_assets.defs.partitions import CODEBASE, snapshot_key
-from symphony_assets.resources.git import GitResource
-from symphony_assets.resources.postgres import Database, PostgresResource
-from symphony_assets.storage.io_manager import WarehouseIOManager
+from symphony_assets.resources.postgres import Database
 from symphony_assets_tests.gitrepo import GitRepo
+from symphony_assets_tests.materialize import materialize_days
 
 DAY1, DAY2 = "2024-06-01", "2024-06-02"
 
@@ -48,32 +46,8 @@ def shop(tmp_path: Path, symphony_env: Path, write_config: Any) -> GitRepo:
     return repo
 
 
-def _resources(pg_url: str, home: Path) -> dict[str, Any]:
-    postgres = PostgresResource(url=pg_url)
-    return {
-        "git": GitResource(),
-        "postgres": postgres,
-        "warehouse_io_manager": WarehouseIOManager(postgres=postgres, warehouse_root=str(home / "warehouse")),
-    }
-
-
 def _materialize(instance: Any, pg_url: str, home: Path, first: str, last: str | None = None) -> Any:
-    instance.add_dynamic_partitions(CODEBASE, ["shop"])
-    tags: dict[str, str] = {}
-    key: str | None = str(snapshot_key("shop", first))
-    if last is not None:
-        tags = {
-            "dagster/asset_partition_range_start": str(snapshot_key("shop", first)),
-            "dagster/asset_partition_range_end": str(snapshot_key("shop", last)),
-        }
-        key = None
-    return dg.materialize(
-        [import_graph, import_cycles],
-        partition_key=key,
-        tags=tags,
-        resources=_resources(pg_url, home),
-        instance=instance,
-    )
+    return materialize_days([import_graph, import_cycles], instance, pg_url, home, "shop", first, last)
 
 
 def _table(db: Database, name: str) -> pd.DataFrame:
