@@ -132,6 +132,16 @@ def materialize_cached_snapshots(
     return materialize_snapshots(context, git, lambda snap: fn(snap, cache, totals), run_totals)
 
 
+def partitioned_output(
+    frames: Mapping[str, pd.DataFrame], metas: Mapping[str, Mapping[str, Any]]
+) -> dg.Output[Any]:
+    """The output of a run: one partition's frame with its metadata, or for a range the dict of
+    frames with :func:`range_metadata` (for assets that also yield check results)."""
+    if len(frames) == 1:
+        return dg.Output(next(iter(frames.values())), metadata=dict(next(iter(metas.values()))))
+    return dg.Output(dict(frames), metadata=range_metadata(metas, {k: len(v) for k, v in frames.items()}))
+
+
 def range_metadata(metas: Mapping[str, Mapping[str, Any]], rows: Mapping[str, int]) -> dict[str, Any]:
     """One summary for a multi-partition run: the newest partition's figures plus rows per partition."""
     last = list(metas)[-1]

@@ -30,7 +30,7 @@ from symphony_assets.defs.dependencies.schemas import DEPENDENCY_DECLARATIONS, D
 from symphony_assets.defs.snapshots import (
     materialize_cached_snapshots,
     md_table,
-    range_metadata,
+    partitioned_output,
     run_partitions,
     snapshot_asset,
 )
@@ -219,6 +219,4 @@ def dependency_drift(context: dg.AssetExecutionContext, declarations: Any) -> dg
         df, meta = compute_drift(name, decls.get(key), others)
         frames[key], metas[key] = df, meta
         context.log.info(f"{key}: {len(df)} drift findings")
-    if len(frames) == 1:
-        return dg.Output(next(iter(frames.values())), metadata=next(iter(metas.values())))
-    return dg.Output(frames, metadata=range_metadata(metas, {k: len(v) for k, v in frames.items()}))
+    return partitioned_output(frames, metas)

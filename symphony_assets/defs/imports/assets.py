@@ -38,7 +38,7 @@ from symphony_assets.defs.imports.schemas import IMPORT_CYCLES, IMPORT_GRAPH
 from symphony_assets.defs.snapshots import (
     materialize_cached_snapshots,
     md_table,
-    range_metadata,
+    partitioned_output,
     run_partitions,
     snapshot_asset,
 )
@@ -245,13 +245,6 @@ def compute_import_cycles(edges: list[Edge]) -> tuple[pd.DataFrame, dict[str, An
     return df, meta
 
 
-def _newest(value: Any, context: dg.AssetExecutionContext) -> tuple[pd.DataFrame, str]:
-    if isinstance(value, pd.DataFrame):
-        return value, context.partition_key
-    key = list(value)[-1]
-    return value[key], key
-
-
 @snapshot_asset(
     IMPORT_GRAPH,
     group_name="imports",
@@ -286,12 +279,6 @@ def import_cycles(
         frames[key] = df
         metas[key] = meta
         context.log.info(f"{key}: {meta['cycle_count']} import cycles, {meta['latent_cycle_count']} latent")
-    if len(frames) == 1:
-        value: Any = next(iter(frames.values()))
-        metadata = next(iter(metas.values()))
-    else:
-        value = frames
-        metadata = range_metadata(metas, {k: len(v) for k, v in frames.items()})
-    yield dg.Output(value, metadata=metadata)
-    newest, key = _newest(value, context)
-    yield import_cycles_result(newest, key)
+    yield partitioned_output(frames, metas)
+    newest = list(frames)[-1]
+    yield import_cycles_result(frames[newest], newest)

@@ -35,7 +35,7 @@ from symphony_assets.defs.ports.schemas import PORT_CONFLICTS, PORT_MAP
 from symphony_assets.defs.snapshots import (
     materialize_cached_snapshots,
     md_table,
-    range_metadata,
+    partitioned_output,
     run_partitions,
     snapshot_asset,
 )
@@ -293,12 +293,6 @@ def port_conflicts(
         df, meta = compute_port_conflicts(name, maps.get(key), others, previous)
         frames[key], metas[key], by_day[day], known[key] = df, meta, df, previous is not None
         context.log.info(f"{key}: {len(df)} port conflicts, {meta['new_conflicts']} new")
-    if len(frames) == 1:
-        value: Any = next(iter(frames.values()))
-        metadata = next(iter(metas.values()))
-    else:
-        value = frames
-        metadata = range_metadata(metas, {k: len(v) for k, v in frames.items()})
-    yield dg.Output(value, metadata=metadata)
+    yield partitioned_output(frames, metas)
     newest = list(frames)[-1]
     yield new_port_conflicts_result(frames[newest], newest, known[newest])
