@@ -105,11 +105,22 @@ def materialize_snapshots(
         frames[key] = df
         metas[key] = {**snapshot_metadata(snapshot), **meta}
         context.log.info(f"{key}: {len(df)} rows at commit {snapshot.commit or '(none)'}")
-    extra = run_metadata() if run_metadata else {}
+    return output_partitions(context, frames, metas, run_metadata() if run_metadata else None)
+
+
+def output_partitions(
+    context: dg.AssetExecutionContext,
+    frames: dict[str, pd.DataFrame],
+    metas: Mapping[str, Mapping[str, Any]],
+    extra: Mapping[str, Any] | None = None,
+) -> pd.DataFrame | dict[str, pd.DataFrame]:
+    """Attach the metadata and return what the IO manager expects: one frame, or the dict of a range."""
     if len(frames) == 1:
-        context.add_output_metadata({**next(iter(metas.values())), **extra})
+        context.add_output_metadata({**next(iter(metas.values())), **(extra or {})})
         return next(iter(frames.values()))
-    context.add_output_metadata({**range_metadata(metas, {k: len(v) for k, v in frames.items()}), **extra})
+    context.add_output_metadata(
+        {**range_metadata(metas, {k: len(v) for k, v in frames.items()}), **(extra or {})}
+    )
     return frames
 
 

@@ -32,7 +32,14 @@ from symphony_assets.analysis.cleanup_rules import (
 from symphony_assets.config import Codebase, symphony_home
 from symphony_assets.defs.cleanup.schemas import CLEANUP_ACTIONS, CLEANUP_CANDIDATES, STALE_PROCESSES
 from symphony_assets.defs.partitions import snapshot_partitions
-from symphony_assets.defs.snapshots import codebase_named, md_table, run_partitions, take, utc_today
+from symphony_assets.defs.snapshots import (
+    codebase_named,
+    md_table,
+    output_partitions,
+    run_partitions,
+    take,
+    utc_today,
+)
 from symphony_assets.lifecycle import RegistryCorrupt, load_registry, remove_entries
 from symphony_assets.resources.git import GitResource, Snapshot
 from symphony_assets.resources.postgres import PostgresResource
@@ -225,12 +232,7 @@ def cleanup_candidates(context: dg.AssetExecutionContext, git: GitResource, file
         df, meta = compute_candidates(snapshot, _for_key(file_inventory, key), rules_for(codebase))
         frames[key], metas[key] = df, meta
         context.log.info(f"{key}: {meta['candidates']} candidates, {meta['review']} for review")
-    if len(frames) == 1:
-        context.add_output_metadata(next(iter(metas.values())))
-        return next(iter(frames.values()))
-    last = list(metas)[-1]
-    context.add_output_metadata({**metas[last], "partition_count": len(frames)})
-    return frames
+    return output_partitions(context, frames, metas)
 
 
 # --------------------------------------------------------------------------------------- cleanup_actions

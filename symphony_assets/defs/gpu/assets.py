@@ -19,7 +19,7 @@ from symphony_assets.analysis.gpu import GpuSample, ProcessSample, aggregate_hou
 from symphony_assets.defs.gpu.checks import GPU_HOT_CHECK, hot_result
 from symphony_assets.defs.gpu.schemas import AGENT_INVENTORY, GPU_UTILISATION
 from symphony_assets.defs.partitions import gpu_partitions, partition_columns, snapshot_partitions
-from symphony_assets.defs.snapshots import codebase_named, md_table, run_partitions
+from symphony_assets.defs.snapshots import codebase_named, md_table, output_partitions, run_partitions
 from symphony_assets.resources.nvml import (
     STATUS_OK,
     GpuSampleStore,
@@ -414,12 +414,7 @@ def agent_inventory(context: dg.AssetExecutionContext, postgres: PostgresResourc
         )
         frames[key], metas[key] = df, {"codebase": name, "gpu_hosts": ", ".join(hosts), **meta}
         context.log.info(f"{key}: {len(df)} agents; upstream missing: {meta['upstream_missing']}")
-    if len(frames) == 1:
-        context.add_output_metadata(next(iter(metas.values())))
-        return next(iter(frames.values()))
-    last = list(metas)[-1]
-    context.add_output_metadata({**metas[last], "partition_count": len(frames)})
-    return frames
+    return output_partitions(context, frames, metas)
 
 
 def _read(warehouse: Warehouse, asset: str, keys: Mapping[str, str]) -> pd.DataFrame | None:
