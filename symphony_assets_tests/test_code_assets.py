@@ -9,8 +9,9 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 import pytest
+from radon.complexity import cc_visit
 
-from symphony_assets.defs.code.assets import code_structure
+from symphony_assets.defs.code.assets import PYTHON_ANALYSER, code_structure
 from symphony_assets.defs.partitions import CODEBASE, snapshot_key
 from symphony_assets.resources.cache import CACHE_ENV
 from symphony_assets.resources.postgres import Database
@@ -80,6 +81,10 @@ def _table(db: Database, name: str) -> pd.DataFrame:
     return db.read_frame(f"SELECT * FROM symphony.{name} WHERE codebase = %s ORDER BY date", ("demo",))
 
 
+def _rows(df: pd.DataFrame) -> list[tuple[str, ...]]:
+    return sorted(tuple(str(v) for v in row) for row in df.itertuples(index=False))
+
+
 def _meta(result: Any, asset: str) -> dict[str, Any]:
     mats = [m for m in result.get_asset_materialization_events() if m.asset_key.path[-1] == asset]
     return {k: v.value for k, v in mats[-1].materialization.metadata.items()}
@@ -90,8 +95,8 @@ def test_three_day_backfill_then_a_cached_rerun(
 ) -> None:
     with db.transaction() as cur:  # the counts below assume no blob of this repo was analysed before
         cur.execute(
-            "DELETE FROM symphony.analysis_cache WHERE analyser IN ('code_complexity', 'code_findings')"
-            " OR analyser LIKE 'todo_list:%%'"
+            "DELETE FROM symphony.analysis_cache WHERE analyser = %s OR analyser LIKE 'todo_list:%%'",
+            (PYTHON_ANALYSER,),
         )
     result = _materialize(dagster_instance, pg_url, symphony_env, "2024-06-01", "2024-06-03")
     assert result.success
@@ -122,12 +127,30 @@ def test_three_day_backfill_then_a_cached_rerun(
 
     complexity = _table(db, "code_complexity")
     branchy = complexity[complexity["path"] == "pkg/branchy.py"].sort_values("date")
-    assert list(branchy["max_complexity"]) == [13, 14, 14]
+    assert list(branchy["function"]) == ["branchy"] * 3  # one row per function, per day
+    assert list(branchy["kind"]) == ["function"] * 3
+    assert list(branchy["complexity"]) == [13, 14, 14]  # 12, then 13 ifs, + 1
+    assert list(branchy["rank"]) == ["C", "C", "C"]
+    assert list(zip(branchy["line"], branchy["end_line"], strict=True)) == [(1, 26), (1, 28), (1, 28)]
     assert list(branchy["churn_90d"]) == [1, 2, 2]
-    assert list(branchy["hotspot_score"]) == [13, 28, 28]
-    assert list(branchy["worst_rank"]) == ["C", "C", "C"]
-    legacy = complexity[(complexity["path"] == "pkg/legacy.py")]
-    assert set(legacy["status"]) == {"parse_error"}
+    assert list(branchy["hotspot_score"]) == [13, 28, 28]  # complexity x churn
+    assert set(branchy["status"]) == {"ok"} and branchy["message"].isna().all()
+    day3 = complexity[complexity["date"] == dt.date(2024, 6, 3)]
+    engine = day3[day3["path"] == "lib/engine.py"].sort_values("line")
+    source = (demo.root / "lib/engine.py").read_text(encoding="utf-8")
+    expected = sorted((b.lineno, b.name, b.endline, b.complexity) for b in cc_visit(source))
+    assert expected == [(7, "run", 14, 3), (17, "tidy", 21, 2)]  # for + handler + 1; handler + 1
+    got = zip(engine["line"], engine["function"], engine["end_line"], engine["complexity"], strict=True)
+    assert sorted(got) == expected
+    # The renamed file has one commit in its window (day three); its hotspot is complexity x 1.
+    assert list(engine["churn_90d"]) == [1, 1] and list(engine["hotspot_score"]) == [3, 2]
+    assert set(engine["blob_id"]) == {demo.git("rev-parse", "HEAD:lib/engine.py").strip()}
+    legacy = day3[day3["path"] == "pkg/legacy.py"]
+    assert len(legacy) == 1  # a file radon cannot read is one row, with no function
+    assert legacy["status"].iloc[0] == "parse_error" and "line" in legacy["message"].iloc[0]
+    assert legacy[["function", "kind", "complexity", "rank", "hotspot_score"]].isna().all().all()
+    assert legacy["churn_90d"].iloc[0] == 1
+    assert len(day3) == 4  # two functions in engine.py, one in branchy.py, legacy.py; deploy.sh is not Python
 
     # The check judges the newest day: one handler without a reason.
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
@@ -145,7 +168,9 @@ def test_three_day_backfill_then_a_cached_rerun(
     assert meta["run_blobs_reused"] == 6
     assert meta["broad_except_without_reason"] == 1
     assert meta["gpu_sites"] == 1 and meta["backup_files"] == 1 and meta["parse_failures"] == 1
-    assert _meta(result, "code_complexity")["max_complexity"] == 14
+    cmeta = _meta(result, "code_complexity")  # the newest day's
+    assert cmeta["max_complexity"] == 14
+    assert (cmeta["functions"], cmeta["complex_functions"], cmeta["unmeasured_files"]) == (3, 1, 1)
     assert _meta(result, "todo_list")["todo_count"] == 2
 
     # A rerun of the newest day reads every result from the Postgres cache.
@@ -155,8 +180,22 @@ def test_three_day_backfill_then_a_cached_rerun(
         m = _meta(again, asset)
         assert m["blobs_analysed"] == 0, asset
         assert m["blobs_reused"] > 0, asset
-    # And its rows replaced, not duplicated, the partition.
+    # A one-day run also lists the top functions and hotspots (a range run keeps only the figures).
+    tables = _meta(again, "code_complexity")
+    assert tables["most_complex_functions"].splitlines()[2:4] == [
+        "| pkg/branchy.py | branchy | 1 | 14 | C |",
+        "| lib/engine.py | run | 7 | 3 | A |",
+    ]
+    assert tables["hotspots"].splitlines()[2:] == [
+        "| pkg/branchy.py | branchy | 14 | 2 | 28 |",
+        "| lib/engine.py | run | 3 | 1 | 3 |",
+        "| lib/engine.py | tidy | 2 | 1 | 2 |",
+    ]
+    assert tables["not_measured"].splitlines()[2].startswith("| pkg/legacy.py | parse_error | ")
+    # And its rows replaced, not duplicated, the partition; the cached results give the same rows.
     assert len(_table(db, "code_findings")) == len(findings)
+    rerun = _table(db, "code_complexity")
+    assert _rows(rerun[rerun["date"] == dt.date(2024, 6, 3)]) == _rows(day3)
 
 
 def test_cache_off_analyses_every_blob(
@@ -330,3 +369,146 @@ def test_per_chunk_analysis_equals_the_whole_file_analysis() -> None:
     fast = [facts for facts in chunks.values() if facts is not None]
     assert len(fast) > 100 and None in chunks.values()  # both paths were taken
     assert analyse_python(sources[-1], 100, blocks, chunks)["complexity"]["status"] == "too_large"
+
+
+SERVICE = """\
+def simple():
+    return 1
+
+
+def branchy(x, items):
+    if x > 1:
+        return 1
+    elif x < 0 and items:
+        return 2
+    for item in items:
+        if item:
+            continue
+    while x:
+        x -= 1
+    return 3
+
+
+class Service:
+    def run(self, a):
+        def helper(b):
+            return b if b else 0
+        return helper(a)
+
+    class Inner:
+        async def go(self):
+            try:
+                pass
+            except ValueError:
+                pass
+"""
+
+
+def _radon_rows(source: str) -> list[tuple[str, str, int, int, int, str]]:
+    """What radon itself reports, walked into (qualname, kind, line, end line, complexity, rank)."""
+    from radon.complexity import cc_rank
+    from radon.visitors import Class, ComplexityVisitor, Function
+
+    out: list[tuple[str, str, int, int, int, str]] = []
+
+    def fn(f: Function, prefix: str, kind: str) -> None:
+        out.append((prefix + f.name, kind, f.lineno, f.endline, f.complexity, cc_rank(f.complexity)))
+        for inner in f.closures:
+            fn(inner, f"{prefix}{f.name}.", "function")
+
+    def cls(c: Class, prefix: str) -> None:
+        end = max([c.endline] + [m.endline for m in c.methods] + [i.endline for i in c.inner_classes])
+        out.append((prefix + c.name, "class", c.lineno, end, c.complexity, cc_rank(c.complexity)))
+        for m in c.methods:
+            fn(m, f"{prefix}{c.name}.", "method")
+        for i in c.inner_classes:
+            cls(i, f"{prefix}{c.name}.")
+
+    visitor = ComplexityVisitor.from_code(source)
+    for f in visitor.functions:
+        fn(f, "", "function")
+    for c in visitor.classes:
+        cls(c, "")
+    return sorted(out, key=lambda r: (r[2], r[0]))
+
+
+def test_one_row_per_definition_and_one_per_unmeasured_file(
+    tmp_path: Path,
+    symphony_env: Path,
+    dagster_instance: Any,
+    pg_url: str,
+    db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Methods, closures and classes get their own rows with radon's values; churn counts only the
+    commits of the 90 days before the partition date; files radon could not measure (too large for
+    radon, too large to read, not Python 3) are one row each, with their status and no function."""
+    from symphony_assets.resources.git import GitResource
+
+    repo = GitRepo(tmp_path / "svc")
+    repo.write("svc.py", SERVICE.replace("return 1\n", "return 0\n", 1))
+    repo.commit("long ago", when="2024-01-02T10:00:00+00:00")  # outside the 90-day window
+    repo.write("svc.py", SERVICE.replace("return 1\n", "return 2\n", 1))
+    repo.commit("in the window", when="2024-05-01T10:00:00+00:00")
+    repo.write("svc.py", SERVICE)
+    repo.write("constants.py", "X = 1\n")  # measured, no definitions: no rows
+    repo.write("generated.py", "def big():\n    return 1\n" + "# filler\n" * 400)  # over radon's limit
+    repo.write("huge.py", "x = 1\n" * 2000)  # over the read limit
+    repo.write("old.py", "print 'py2'\n")
+    repo.commit("in the window too", when="2024-06-01T10:00:00+00:00")
+    config = tmp_path / "symphony.yaml"
+    config.write_text(
+        f"codebases:\n  - name: svc\n    path: {repo.root}\n    code: {{max_complexity_bytes: 2000}}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("SYMPHONY_CONFIG", str(config))
+    dagster_instance.add_dynamic_partitions(CODEBASE, ["svc"])
+    result = dg.materialize(
+        ASSETS,
+        selection=["code_complexity"],
+        partition_key=str(snapshot_key("svc", "2024-06-10")),
+        resources={**real_resources(pg_url, symphony_env), "git": GitResource(max_read_bytes=8000)},
+        instance=dagster_instance,
+    )
+    assert result.success
+    df = db.read_frame(
+        "SELECT * FROM symphony.code_complexity WHERE codebase = %s AND date = %s", ("svc", "2024-06-10")
+    )
+    ok = df[df["path"] == "svc.py"].sort_values(["line", "function"])
+    got = list(
+        zip(ok["function"], ok["kind"], ok["line"], ok["end_line"], ok["complexity"], ok["rank"], strict=True)
+    )
+    assert got == _radon_rows(SERVICE)
+    by_name = {r[0]: r for r in got}
+    assert by_name["branchy"][1:] == ("function", 5, 15, 7, "B")  # if, elif, and, for, if, while + 1
+    assert by_name["Service.run"][1] == "method" and by_name["Service.run.helper"][1:2] == ("function",)
+    assert by_name["Service.Inner.go"][1:] == ("method", 25, 29, 2, "A")
+    assert by_name["Service"][1] == "class"
+    assert set(ok["churn_90d"]) == {2}  # the January commit is outside the window
+    assert list(ok["hotspot_score"]) == [c * 2 for c in ok["complexity"]]
+    assert set(ok["status"]) == {"ok"}
+
+    unmeasured = df[df["path"] != "svc.py"].sort_values("path")
+    assert list(unmeasured["path"]) == ["generated.py", "huge.py", "old.py"]  # constants.py: no rows
+    assert list(unmeasured["status"]) == ["too_large", "too_large", "parse_error"]
+    assert "2000-byte limit" in unmeasured["message"].iloc[0]  # radon's limit (the codebase option)
+    assert unmeasured["message"].iloc[1] == "not read: too_large"  # over the read limit: never read
+    assert unmeasured["message"].notna().all()
+    assert unmeasured[["function", "kind", "line", "complexity", "hotspot_score"]].isna().all().all()
+    assert set(unmeasured["churn_90d"]) == {1}
+
+    meta = _meta(result, "code_complexity")
+    # Functions and methods only: simple, branchy, Service.run, Service.run.helper, Service.Inner.go.
+    assert (meta["functions"], meta["max_complexity"], meta["complex_functions"]) == (5, 7, 0)
+    assert (meta["unmeasured_files"], meta["parse_failures"]) == (3, 1)
+    assert meta["hotspots"].splitlines()[2] == "| svc.py | branchy | 7 | 2 | 14 |"
+
+
+def test_complexity_metadata_of_a_codebase_without_python() -> None:
+    from symphony_assets.defs.code.assets import complexity_metadata
+    from symphony_assets.defs.code.schemas import CODE_COMPLEXITY
+
+    meta = complexity_metadata(CODE_COMPLEXITY.empty_frame())
+    figures = ("functions", "max_complexity", "complex_functions", "unmeasured_files", "parse_failures")
+    assert {k: meta[k] for k in figures} == dict.fromkeys(figures, 0)
+    assert meta["hotspots"].value == "_none_"

@@ -19,10 +19,12 @@ from datetime import date, timedelta
 from typing import Any
 
 import dagster as dg
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from symphony_assets.analysis import complexity, findings, todos
-from symphony_assets.analysis.complexity import ComplexityReport, function_complexity, hotspots
+from symphony_assets.analysis.complexity import ComplexityReport, function_complexity
 from symphony_assets.analysis.findings import BroadExcept, GpuSite, backup_kind, broad_excepts, gpu_sites
 from symphony_assets.analysis.pysource import parse_python
 from symphony_assets.analysis.todos import TodoItem, comment_style, extract_todos, statement_spans
@@ -236,6 +238,8 @@ class RunState:
     max_bytes: int = complexity.DEFAULT_MAX_BYTES
     facts: dict[tuple[str, str], FileFacts] = field(default_factory=dict)
     rows: dict[tuple[str, str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    #: ``code_complexity`` columns per blob (see :func:`_function_columns`).
+    function_columns: dict[str, "FunctionColumns"] = field(default_factory=dict)
     #: Radon results per top-level definition for the run; None when caching is off (SYMPHONY_ANALYSIS_CACHE).
     blocks: dict[str, tuple[complexity.FunctionComplexity, ...]] | None = None
     chunks: ChunkMemo | None = None
@@ -379,60 +383,94 @@ def todo_frame(facts: SnapshotFacts, state: RunState) -> pd.DataFrame:
     return MARKER_LIST.frame(rows)
 
 
-def _complexity_rows(path: str, entry: FileEntry, report: ComplexityReport) -> list[dict[str, Any]]:
-    funcs = [f for f in report.functions if f.kind != "class"]
-    worst = max(funcs, key=lambda f: (f.complexity, -f.line), default=None)
-    return [
-        {
-            "path": path,
-            "blob_id": _blob(entry),
-            "status": report.status,
-            "message": report.message or None,
-            "functions": len(funcs),
-            "total_complexity": report.total_complexity,
-            "max_complexity": report.max_complexity,
-            "worst_function": worst.name if worst else None,
-            "worst_function_line": worst.line if worst else None,
-            "worst_rank": worst.rank if worst else None,
-            "complex_functions": sum(1 for f in funcs if f.complexity > 10),
-        }
-    ]
+@dataclass(frozen=True)
+class FunctionColumns:
+    """One measured file's definitions as columns: what a (path, blob) contributes to every day."""
+
+    function: list[str]
+    kind: list[str]
+    line: list[int]
+    end_line: list[int]
+    complexity: list[int]
+    rank: list[str]
+
+    @classmethod
+    def of(cls, report: ComplexityReport) -> "FunctionColumns":
+        fs = report.functions
+        return cls(
+            [f.name for f in fs],
+            [f.kind for f in fs],
+            [f.line for f in fs],
+            [f.end_line for f in fs],
+            [f.complexity for f in fs],
+            [f.rank for f in fs],
+        )
+
+
+def _function_columns(state: RunState, entry: FileEntry, report: ComplexityReport) -> FunctionColumns:
+    """Built once per blob for the run: a backfill repeats most files' definitions every day."""
+    blob = _blob(entry)
+    if blob is None:
+        return FunctionColumns.of(report)
+    columns = state.function_columns.get(blob)
+    if columns is None:
+        columns = state.function_columns[blob] = FunctionColumns.of(report)
+    return columns
 
 
 def complexity_frame(facts: SnapshotFacts, churn: Mapping[str, int], state: RunState) -> pd.DataFrame:
-    """One row per Python file: complexity from the cache, churn from this day's git log pass.
+    """One row per function, method and class of every Python file, and one per unmeasured file.
 
-    The hotspot score is :func:`~symphony_assets.analysis.complexity.hotspots`' (total complexity x
-    churn), computed for the files that changed in the window; every other file scores 0.
+    Complexity comes from the cache, churn from this day's git log pass; a definition's hotspot
+    score is its complexity x its file's churn, so complex code that keeps changing ranks first. A
+    file radon could not measure (parse error, too large, unread) keeps one row with no function and
+    its status, so a skipped file is never mistaken for a simple one. Built column-wise: a long
+    backfill writes tens of thousands of rows a day, and per-row dicts would dominate its cost.
     """
-    reports = {p: f.complexity for p, f in facts.files.items() if f.complexity is not None}
-    scores = {h.path: h.score for h in hotspots({p: reports[p] for p in churn if p in reports}, churn)}
-    rows: list[dict[str, Any]] = []
-    for path, report in reports.items():
-        entry = facts.entries[path]
-        build = functools.partial(_complexity_rows, path, entry, report)
-        (base,) = _memo_rows(state, "code_complexity", entry, build)
-        rows.append({**base, "churn_90d": int(churn.get(path, 0)), "hotspot_score": scores.get(path, 0)})
-    for failure in facts.failures:
-        entry = failure.entry
-        if not _is_python(entry):
+    measured: list[tuple[str, FileEntry, FunctionColumns]] = []
+    unmeasured: dict[str, tuple[FileEntry, str, str]] = {}
+    for path, f in facts.files.items():
+        report = f.complexity
+        if report is None:
             continue
-        rows.append(
-            {
-                "path": entry.path,
-                "blob_id": _blob(entry),
-                "status": failure.status,
-                "message": failure.message or f"not read: {failure.status}",
-                "functions": 0,
-                "total_complexity": 0,
-                "max_complexity": 0,
-                "complex_functions": 0,
-                "churn_90d": int(churn.get(entry.path, 0)),
-                "hotspot_score": 0,
-            }
-        )
-    rows.sort(key=lambda r: str(r["path"]))
-    return CODE_COMPLEXITY.frame(rows)
+        entry = facts.entries[path]
+        if report.status == complexity.STATUS_OK:
+            measured.append((path, entry, _function_columns(state, entry, report)))
+        else:
+            unmeasured[path] = (entry, report.status, report.message or report.status)
+    for failure in facts.failures:
+        if _is_python(failure.entry):
+            message = failure.message or f"not read: {failure.status}"
+            unmeasured[failure.entry.path] = (failure.entry, failure.status, message)
+    cols: dict[str, list[Any]] = {name: [] for name in CODE_COMPLEXITY.column_names}
+    items: list[tuple[str, FileEntry, FunctionColumns | None]] = [*measured]
+    items += [(path, entry, None) for path, (entry, _s, _m) in unmeasured.items()]
+    items.sort(key=lambda item: item[0])
+    for path, entry, fc in items:
+        changes = int(churn.get(path, 0))
+        if fc is None:
+            _, status, message = unmeasured[path]
+            n = 1
+            for name in ("function", "kind", "line", "end_line", "complexity", "rank", "hotspot_score"):
+                cols[name].append(None)
+            cols["status"].append(status)
+            cols["message"].append(message)
+        else:
+            n = len(fc.function)
+            cols["function"] += fc.function
+            cols["kind"] += fc.kind
+            cols["line"] += fc.line
+            cols["end_line"] += fc.end_line
+            cols["complexity"] += fc.complexity
+            cols["rank"] += fc.rank
+            cols["hotspot_score"] += [c * changes for c in fc.complexity] if changes else [0] * n
+            cols["status"] += [complexity.STATUS_OK] * n
+            cols["message"] += [None] * n
+        cols["path"] += [path] * n
+        cols["blob_id"] += [_blob(entry)] * n
+        cols["churn_90d"] += [changes] * n
+    table = pa.table(cols, schema=CODE_COMPLEXITY.arrow_schema)
+    return table.to_pandas(types_mapper=pd.ArrowDtype)
 
 
 def _finding_rows(path: str, entry: FileEntry, f: FileFacts) -> list[dict[str, Any]]:
@@ -563,29 +601,39 @@ def todo_metadata(df: pd.DataFrame) -> dict[str, Any]:
     }
 
 
+_HOTSPOT_COLUMNS = ["path", "function", "complexity", "churn_90d", "hotspot_score"]
+
+
 def complexity_metadata(df: pd.DataFrame) -> dict[str, Any]:
-    if df.empty:
-        return {"python_files": 0, "functions": 0, "max_complexity": 0, "parse_failures": 0}
-    ok = df[df["status"] == "ok"]
-    worst = ok[ok["functions"] > 0].nlargest(TOP_N, "max_complexity")
-    hot = df[df["hotspot_score"] > 0].nlargest(TOP_N, "hotspot_score")
-    not_measured = df[df["status"] != "ok"]
+    """Totals over functions and methods; class rows are left out (radon's class score repeats them).
+
+    Works on NumPy views and picks the few top rows by position: a backfill calls it for every day
+    of a table with tens of thousands of rows a day.
+    """
+    status = df["status"].to_numpy(dtype=object)
+    measured = status == complexity.STATUS_OK
+    ok = measured & (df["kind"].to_numpy(dtype=object, na_value=None) != "class")
+    cx = df["complexity"].to_numpy(dtype="int64", na_value=0)
+    hot = df["hotspot_score"].to_numpy(dtype="int64", na_value=0)
+
+    def top(score: np.ndarray[Any, Any], where: np.ndarray[Any, Any], columns: list[str]) -> Any:
+        index = np.flatnonzero(where)
+        index = index[np.argsort(-score[index], kind="stable")[:TOP_N]]
+        return md_table(df.iloc[index][columns].to_dict("records"), columns)
+
+    unmeasured = np.flatnonzero(~measured)
     return {
-        "python_files": len(df),
-        "functions": int(df["functions"].sum()),
-        "max_complexity": int(df["max_complexity"].max()),
-        "complex_functions": int(df["complex_functions"].sum()),
-        "parse_failures": int((df["status"] == "parse_error").sum()),
-        "files_not_measured": len(not_measured),
-        "most_complex": md_table(
-            worst.to_dict("records"),
-            ["path", "worst_function", "worst_function_line", "max_complexity", "worst_rank"],
+        "functions": int(ok.sum()),
+        "max_complexity": int(cx[ok].max()) if ok.any() else 0,
+        "complex_functions": int((cx[ok] > 10).sum()),  # rank C or worse
+        "unmeasured_files": len(unmeasured),
+        "parse_failures": int((status == complexity.STATUS_PARSE_ERROR).sum()),
+        "most_complex_functions": top(cx, ok, ["path", "function", "line", "complexity", "rank"]),
+        "hotspots": top(hot, ok & (hot > 0), _HOTSPOT_COLUMNS),
+        "not_measured": md_table(
+            df.iloc[unmeasured[:TOP_N]][["path", "status", "message"]].to_dict("records"),
+            ["path", "status", "message"],
         ),
-        "hotspots": md_table(
-            hot.to_dict("records"),
-            ["path", "churn_90d", "total_complexity", "max_complexity", "hotspot_score"],
-        ),
-        "not_measured": md_table(not_measured.head(TOP_N).to_dict("records"), ["path", "status", "message"]),
     }
 
 
@@ -641,8 +689,9 @@ def _out(name: str, description: str, schema: Any, version: str) -> dg.AssetOut:
         ),
         "code_complexity": _out(
             "code_complexity",
-            "Cyclomatic complexity of every Python file (radon), with 90-day churn and hotspot score"
-            " (complexity x churn): complex code that keeps changing.",
+            "Cyclomatic complexity (radon) of every Python function, method and class, with rank, the"
+            " file's 90-day churn and a hotspot score (complexity x churn): complex code that keeps"
+            " changing. Files that could not be measured are listed with their status.",
             CODE_COMPLEXITY,
             f"code_complexity-{complexity.ANALYSER_VERSION}",
         ),

@@ -24,23 +24,30 @@ MARKER_LIST = TableSchema(
 
 CODE_COMPLEXITY = TableSchema(
     name="code_complexity",
-    description="Cyclomatic complexity per Python file (radon), with 90-day churn and a hotspot score.",
+    description=(
+        "Cyclomatic complexity (radon) per function, method and class of every Python file, with the"
+        " file's 90-day churn and a hotspot score; a file that could not be measured is one row with"
+        " no function and its status."
+    ),
     columns=(
         Column("path", STRING, "Path from the codebase root", False),
         Column("blob_id", STRING, "Git blob id of the file content"),
+        Column("function", STRING, "Dotted qualname (Class.method, outer.inner); null: file not measured"),
+        Column("kind", STRING, "function, method or class (radon scores a class by its methods' mean)"),
+        Column("line", INT, "1-based line where the definition starts"),
+        Column("end_line", INT, "Last line of the definition"),
+        Column("complexity", INT, "radon cyclomatic complexity"),
+        Column("rank", STRING, "radon rank, A (1-5) B (6-10) C (11-20) D (21-30) E (31-40) F (41+)"),
+        Column("churn_90d", INT, "Commits touching the file in the 90 days up to the snapshot", False),
+        Column("hotspot_score", INT, "complexity x churn_90d; null for an unmeasured file"),
         Column(
-            "status", STRING, "ok, parse_error, too_large, error, or the read status of an unread file", False
+            "status",
+            STRING,
+            "ok for a measured definition; parse_error, too_large, error or the read status of a file"
+            " that was not measured",
+            False,
         ),
         Column("message", STRING, "Why a file was not measured"),
-        Column("functions", INT, "Functions and methods measured", False),
-        Column("total_complexity", INT, "Sum of function and method complexities", False),
-        Column("max_complexity", INT, "Highest function or method complexity", False),
-        Column("worst_function", STRING, "Qualname of the most complex function or method"),
-        Column("worst_function_line", INT, "Line where that function starts"),
-        Column("worst_rank", STRING, "radon rank of that function, A (simple) to F"),
-        Column("complex_functions", INT, "Functions ranked C or worse (complexity over 10)", False),
-        Column("churn_90d", INT, "Commits touching the file in the 90 days up to the snapshot", False),
-        Column("hotspot_score", INT, "total_complexity x churn_90d", False),
     ),
 )
 
