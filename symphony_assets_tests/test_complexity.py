@@ -1,4 +1,4 @@
-"""Per-function complexity via radon, statuses for files it must not or cannot read, and hotspots."""
+"""Per-function complexity via radon, and statuses for files it must not or cannot read."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from symphony_assets.analysis.complexity import (
     ComplexityReport,
     FunctionComplexity,
     function_complexity,
-    hotspots,
 )
 
 SOURCE = """\
@@ -114,27 +113,6 @@ def test_pathological_nesting_is_a_status_not_a_crash() -> None:
 def test_report_round_trips_through_json() -> None:
     report = function_complexity(SOURCE.encode())
     assert ComplexityReport.from_dict(json.loads(json.dumps(report.to_dict()))) == report
-
-
-def test_hotspots_multiply_complexity_by_churn() -> None:
-    reports = {
-        "a.py": function_complexity(SOURCE.encode()),
-        "b.py": function_complexity(_tangled(19).encode()),
-        "c.py": function_complexity(b"def f():\n    return 1\n"),
-        "d.py": function_complexity(b"def f(:\n"),
-    }
-    total_a = sum(f.complexity for f in reports["a.py"].functions if f.kind != "class")
-    spots = hotspots(reports, {"a.py": 12, "b.py": 2, "c.py": 30, "gone.py": 99})
-    assert [h.path for h in spots] == ["a.py", "b.py", "c.py", "d.py"]
-    by_path = {h.path: h for h in spots}
-    assert by_path["a.py"].score == total_a * 12
-    assert by_path["b.py"].score == 20 * 2
-    assert by_path["c.py"].score == 30
-    assert (by_path["d.py"].score, by_path["d.py"].churn, by_path["d.py"].functions) == (0, 0, 0)
-    assert by_path["b.py"].max_complexity == 20
-    # Plain function lists work too.
-    plain = hotspots({"x.py": [FunctionComplexity("f", "function", 1, 2, 4, "A")]}, {"x.py": 3})
-    assert plain[0].score == 12
 
 
 # ------------------------------------------------------------------------------- per-block reuse

@@ -1,4 +1,4 @@
-"""Cyclomatic complexity per function (radon) and complexity x churn hotspots.
+"""Cyclomatic complexity per function (radon); the asset multiplies it by churn for hotspots.
 
 Results depend only on the file's bytes, so callers cache them by git blob id; every result
 type converts to and from plain JSON values (``to_dict``/``from_dict``) for that cache.
@@ -10,7 +10,7 @@ import ast
 import functools
 import hashlib
 import re
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -226,53 +226,3 @@ def _add_class(out: list[FunctionComplexity], cls: Class, prefix: str) -> None:
         _add_function(out, method, prefix=f"{name}.", is_method=True)
     for inner in cls.inner_classes:
         _add_class(out, inner, prefix=f"{name}.")
-
-
-@dataclass(frozen=True)
-class Hotspot:
-    path: str
-    churn: int
-    total_complexity: int
-    max_complexity: int
-    functions: int
-    score: int  # total_complexity x churn
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "churn": self.churn,
-            "total_complexity": self.total_complexity,
-            "max_complexity": self.max_complexity,
-            "functions": self.functions,
-            "score": self.score,
-        }
-
-
-def hotspots(
-    complexities: Mapping[str, ComplexityReport | Sequence[FunctionComplexity]],
-    churn: Mapping[str, int],
-) -> list[Hotspot]:
-    """Files ranked by complexity x churn: complex code that keeps changing is where bugs gather.
-
-    ``churn`` counts commits touching each path in the window the caller chose (90 days before the
-    partition date); a file missing from it has churn 0 and lands at the bottom with score 0.
-    """
-    out: list[Hotspot] = []
-    for path, value in complexities.items():
-        report = (
-            value if isinstance(value, ComplexityReport) else ComplexityReport(STATUS_OK, "", tuple(value))
-        )
-        total = report.total_complexity
-        changes = int(churn.get(path, 0))
-        out.append(
-            Hotspot(
-                path=path,
-                churn=changes,
-                total_complexity=total,
-                max_complexity=report.max_complexity,
-                functions=len(report.real_functions),
-                score=total * changes,
-            )
-        )
-    out.sort(key=lambda h: (-h.score, -h.total_complexity, h.path))
-    return out
