@@ -17,6 +17,7 @@ from symphony_assets.resources.cache import CACHE_ENV
 from symphony_assets.resources.postgres import Database
 from symphony_assets_tests.gitrepo import GitRepo
 from symphony_assets_tests.materialize import materialize_days, real_resources
+from symphony_assets_tests.test_complexity import SOURCE
 
 TD = "TO" + "DO"
 ASSETS = [code_structure]
@@ -371,37 +372,7 @@ def test_per_chunk_analysis_equals_the_whole_file_analysis() -> None:
     assert analyse_python(sources[-1], 100, blocks, chunks)["complexity"]["status"] == "too_large"
 
 
-SERVICE = """\
-def simple():
-    return 1
-
-
-def branchy(x, items):
-    if x > 1:
-        return 1
-    elif x < 0 and items:
-        return 2
-    for item in items:
-        if item:
-            continue
-    while x:
-        x -= 1
-    return 3
-
-
-class Service:
-    def run(self, a):
-        def helper(b):
-            return b if b else 0
-        return helper(a)
-
-    class Inner:
-        async def go(self):
-            try:
-                pass
-            except ValueError:
-                pass
-"""
+SERVICE = SOURCE  # the same file test_complexity checks radon on
 
 
 def _radon_rows(source: str) -> list[tuple[str, str, int, int, int, str]]:

@@ -37,6 +37,7 @@ from symphony_assets.defs.snapshots import (
     md_table,
     output_partitions,
     run_partitions,
+    snapshot_asset,
     take,
     utc_today,
 )
@@ -210,14 +211,11 @@ def candidates_metadata(
     return meta
 
 
-@dg.asset(
-    partitions_def=snapshot_partitions,
+@snapshot_asset(
+    CLEANUP_CANDIDATES,
     ins={"file_inventory": dg.AssetIn("file_inventory")},
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    io_manager_key="warehouse_io_manager",
     group_name="cleanup",
     kinds={"parquet", "postgres"},
-    metadata={"dagster/column_schema": CLEANUP_CANDIDATES.dagster_column_schema()},
     code_version="1",
 )
 def cleanup_candidates(context: dg.AssetExecutionContext, git: GitResource, file_inventory: Any) -> Any:

@@ -18,8 +18,14 @@ import pandas as pd
 from symphony_assets.analysis.gpu import GpuSample, ProcessSample, aggregate_hour, match_cmdline_to_file
 from symphony_assets.defs.gpu.checks import GPU_HOT_CHECK, hot_result
 from symphony_assets.defs.gpu.schemas import AGENT_INVENTORY, GPU_UTILISATION
-from symphony_assets.defs.partitions import gpu_partitions, partition_columns, snapshot_partitions
-from symphony_assets.defs.snapshots import codebase_named, md_table, output_partitions, run_partitions
+from symphony_assets.defs.partitions import gpu_partitions, partition_columns
+from symphony_assets.defs.snapshots import (
+    codebase_named,
+    md_table,
+    output_partitions,
+    run_partitions,
+    snapshot_asset,
+)
 from symphony_assets.resources.nvml import (
     STATUS_OK,
     GpuSampleStore,
@@ -382,14 +388,11 @@ def build_agent_inventory(
     return df, meta
 
 
-@dg.asset(
-    partitions_def=snapshot_partitions,
+@snapshot_asset(
+    AGENT_INVENTORY,
     deps=["file_inventory", "code_findings", "port_map"],
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    io_manager_key="warehouse_io_manager",
     group_name="gpu",
     kinds={"parquet", "postgres"},
-    metadata={"dagster/column_schema": AGENT_INVENTORY.dagster_column_schema()},
     code_version="1",
 )
 def agent_inventory(context: dg.AssetExecutionContext, postgres: PostgresResource) -> Any:

@@ -20,8 +20,7 @@ from symphony_assets.analysis.reconcile import (
     plan_markdown,
 )
 from symphony_assets.config import Codebase
-from symphony_assets.defs.partitions import snapshot_partitions
-from symphony_assets.defs.snapshots import codebase_named, run_partitions, utc_today
+from symphony_assets.defs.snapshots import codebase_named, run_partitions, snapshot_asset, utc_today
 from symphony_assets.defs.tracker.schemas import TRACKER_ISSUES
 from symphony_assets.orchestration import TRIGGER_TAG
 from symphony_assets.resources.postgres import Database, PostgresResource
@@ -193,16 +192,14 @@ def _for_key(value: Any, key: str) -> pd.DataFrame | None:
     return value if isinstance(value, pd.DataFrame) else None
 
 
-@dg.asset(
-    partitions_def=snapshot_partitions,
+@snapshot_asset(
+    TRACKER_ISSUES,
     ins={"todo_list": dg.AssetIn("todo_list")},
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    io_manager_key="warehouse_io_manager",
     group_name="tracker",
     kinds={"postgres", "parquet"},
     tags={TRIGGER_TAG: "sensor"},
-    metadata={"dagster/column_schema": TRACKER_ISSUES.dagster_column_schema()},
     code_version="1",
+    retry_policy=None,  # it acts on the world: a person reruns it, not a retry
 )
 def tracker_issues(
     context: dg.AssetExecutionContext,
