@@ -324,3 +324,41 @@ def test_manifest_is_written_before_the_move(repo: GitRepo, audit: AuditLog, tmp
     assert seen["rows"] == [("quarantine", "planned")]
     manifest = seen["manifest"]
     assert isinstance(manifest, dict) and manifest["sha256"] == hashlib.sha256(b"a,b\n1,2\n").hexdigest()
+
+
+def test_restore_waits_for_another_gits_index_lock(repo: GitRepo, audit: AuditLog, tmp_path: Path) -> None:
+    """A git process of someone else (or one a killed run left behind) holds index.lock for a moment:
+    restoring a tracked file waits for it instead of leaving the bytes back but the index not."""
+    import threading
+
+    before = tree_hash(repo.root)
+    ex = executor(repo, audit, tmp_path, execute=True, allow_tracked=True)
+    ex.run(candidates_for(repo.root, ["scripts/debug_old.py"], rule="temp_tracked_stale"))
+    lock = repo.root / ".git" / "index.lock"
+    lock.write_bytes(b"")
+    release = threading.Timer(0.8, lock.unlink)
+    release.start()
+    try:
+        results = executor(repo, audit, tmp_path).restore(ex.run_id)
+    finally:
+        release.join()
+    assert [r.state for r in results] == ["done"], results
+    assert tree_hash(repo.root) == before
+
+
+def test_restore_finishes_when_the_bytes_are_already_back(
+    repo: GitRepo, audit: AuditLog, tmp_path: Path
+) -> None:
+    """A restore that died after moving the bytes back, before the index and the audit: the next
+    restore completes it instead of reporting the file as not in quarantine."""
+    before = tree_hash(repo.root)
+    ex = executor(repo, audit, tmp_path, execute=True, allow_tracked=True)
+    ex.run(candidates_for(repo.root, ["scripts/debug_old.py", "tmp_out.csv"]))
+    for path in ("scripts/debug_old.py", "tmp_out.csv"):
+        os.rename(ex.quarantined_path(ex.run_id, path), repo.root / path)  # what the dead restore did
+    results = executor(repo, audit, tmp_path).restore(ex.run_id)
+    assert sorted(r.state for r in results) == ["done", "done"], results
+    assert tree_hash(repo.root) == before
+    with audit.session():
+        states = {(r.path, r.action): r.state for r in audit.rows(run_id=ex.run_id)}
+    assert states[("scripts/debug_old.py", "quarantine")] == "reverted"

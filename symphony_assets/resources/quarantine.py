@@ -67,6 +67,10 @@ SKIP = "skip"  # over the per-run cap: reported, not audited
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
+#: How long a git index operation waits for another process's ``index.lock`` before giving up.
+INDEX_LOCK_WAIT_S = 10.0
+
+
 class CleanupBusy(RuntimeError):
     """Another cleanup run holds this codebase's lock."""
 
@@ -334,11 +338,22 @@ class CleanupExecutor:
         return self.run_dir(run_id) / "files" / path
 
     def _git(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run(
-            ["git", "-C", str(self.root), "--literal-pathspecs", *args],
-            capture_output=True,
-            check=check,
-        )
+        """Run git in the codebase. When another git process holds ``index.lock`` (the user's, or one
+        a killed run of ours left running) wait for it, with backoff, instead of failing at once."""
+        delay = 0.05
+        deadline = time.monotonic() + INDEX_LOCK_WAIT_S
+        while True:
+            proc = subprocess.run(
+                ["git", "-C", str(self.root), "--literal-pathspecs", *args], capture_output=True, check=False
+            )
+            locked = proc.returncode != 0 and b"index.lock" in proc.stderr
+            if not locked or time.monotonic() + delay > deadline:
+                break
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+        if check and proc.returncode != 0:
+            raise subprocess.CalledProcessError(proc.returncode, proc.args, proc.stdout, proc.stderr)
+        return proc
 
     def _index_entries(self, paths: Sequence[str]) -> dict[str, tuple[str, str, int]]:
         """path -> (mode, blob, stage) from the git index, for the given paths."""
@@ -629,7 +644,20 @@ class CleanupExecutor:
         if unsafe_reason(row.path):
             return self._result(act, RESTORE, "failed", "unsafe path in the audit log", run_id)
         if not os.path.lexists(dst):
-            return self._result(act, RESTORE, "failed", f"not in quarantine ({dst})", run_id)
+            back = os.path.isfile(src) and not os.path.islink(src) and sha256_file(src) == row.sha256
+            if not back:
+                return self._result(act, RESTORE, "failed", f"not in quarantine ({dst})", run_id)
+            # An earlier restore moved the bytes back but stopped before the index or the audit:
+            # finish it rather than report a failure.
+            if row.tracked:
+                err = self._restage(entry, row.path)
+                if err:
+                    return self._result(act, RESTORE, "failed", f"git index not restored: {err}", run_id)
+            self.audit.record(run_id, row.path, RESTORE, "done", size=row.size, sha256=row.sha256,
+                              rule=row.rule, tracked=row.tracked,
+                              message="bytes were already back; restore completed")  # fmt: skip
+            self.audit.mark_reverted(run_id, row.path)
+            return self._result(act, RESTORE, "done", "already in place; restore completed", run_id)
         if sha256_file(dst) != row.sha256:
             self.audit.record(run_id, row.path, RESTORE, "failed", sha256=row.sha256, tracked=row.tracked,
                               message="quarantined copy does not match its sha256; left alone")  # fmt: skip
