@@ -683,10 +683,14 @@ class CleanupExecutor:
         if row.tracked:
             err = self._restage(entry, row.path)
             if err:
-                self.audit.mark(rid, "failed", f"bytes restored but git index not: {err}")
+                # Left 'planned': the next run's reconcile restages it.
+                self.audit.mark(rid, "planned", f"bytes restored, git index not yet: {err}")
                 return self._result(act, RESTORE, "failed", f"git index not restored: {err}", run_id)
-        self.audit.mark(rid, "done")
+        # Revert the quarantine row first: dying between the two leaves the restore row 'planned',
+        # which reconcile completes. The other order could leave the quarantine row 'done' for a file
+        # that is back in place (and may be quarantined again by a later run).
         self.audit.mark_reverted(run_id, row.path)
+        self.audit.mark(rid, "done")
         self._step("restore_done")
         return self._result(act, RESTORE, "done", "restored", run_id)
 
