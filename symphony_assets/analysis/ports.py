@@ -683,21 +683,16 @@ class _Extractor(ast.NodeVisitor):
 
     # -- traversal ----------------------------------------------------------------------------------------
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
-        for expr in (*node.bases, *node.decorator_list):
-            self.visit(expr)
-        scope = self.binder.scopes.get(id(node))
-        if scope is None:
-            return
-        saved = self.chain
-        self.chain = (scope, *[s for s in saved if s.kind != "class"])
-        self.names.append(node.name)
-        for stmt in node.body:
-            self.visit(stmt)
-        self.names.pop()
-        self.chain = saved
+        self._scoped(node, (*node.bases, *node.decorator_list))
 
     def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
-        for expr in (*node.decorator_list, *node.args.defaults):
+        self._scoped(node, (*node.decorator_list, *node.args.defaults))
+
+    def _scoped(
+        self, node: ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef, outer: tuple[ast.expr, ...]
+    ) -> None:
+        """Visit what evaluates outside the block, then its body inside its own scope."""
+        for expr in outer:
             self.visit(expr)
         scope = self.binder.scopes.get(id(node))
         if scope is None:

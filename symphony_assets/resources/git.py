@@ -304,20 +304,11 @@ class Repo:
         )  # fmt: skip
         commits: list[tuple[str, int, list[bytes]]] = []
         parents: list[list[str]] = []
-        first = False
-        for chunk in out.split(b"\0"):
-            if chunk.startswith(b"\x01"):
-                ids, _, stamp = chunk[1:].partition(b"\x1f")
-                sha, *rest = ids.decode().split()
-                commits.append((sha, int(stamp), []))
-                parents.append(rest)
-                first = True
-                continue
-            if first and chunk.startswith(b"\n"):
-                chunk = chunk[1:]
-            first = False
-            if chunk and commits:
-                commits[-1][2].append(chunk)
+        for header, paths in _log_commits(out):
+            ids, _, stamp = header.partition(b"\x1f")
+            sha, *rest = ids.decode().split()
+            commits.append((sha, int(stamp), paths))
+            parents.append(rest)
         for i, (_sha, ts, _paths) in enumerate(commits):
             if len(parents[i]) > 1:
                 return None
@@ -355,23 +346,36 @@ class LinearHistory:
         return counts
 
 
-def _log_records(out: bytes) -> Iterator[tuple[bytes, bytes]]:
-    """(commit header, path) pairs from ``git log -z --format=%x01... --name-only``.
+def _log_commits(out: bytes) -> Iterator[tuple[bytes, list[bytes]]]:
+    """(commit header, its paths) from ``git log -z --format=%x01... --name-only``, commits with no
+    paths (merges) included.
 
     Each commit is ``\x01<header>\0`` followed by ``\n<path>\0<path>\0...``; only that one
     leading newline is stripped, so a file name that itself starts with a newline survives.
     """
-    header = b""
+    header: bytes | None = None
+    paths: list[bytes] = []
     first = False
     for chunk in out.split(b"\0"):
         if chunk.startswith(b"\x01"):
-            header, first = chunk[1:], True
+            if header is not None:
+                yield header, paths
+            header, paths, first = chunk[1:], [], True
             continue
         if first and chunk.startswith(b"\n"):
             chunk = chunk[1:]
         first = False
-        if chunk:
-            yield header, chunk
+        if chunk and header is not None:
+            paths.append(chunk)
+    if header is not None:
+        yield header, paths
+
+
+def _log_records(out: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """(commit header, path) pairs: :func:`_log_commits` flattened."""
+    for header, paths in _log_commits(out):
+        for path in paths:
+            yield header, path
 
 
 @dataclass
