@@ -99,7 +99,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def cmd_pg(args: argparse.Namespace) -> int:
-    from symphony_assets.resources.postgres import redact, resolve_urls, stop_embedded
+    from symphony_assets.resources.postgres import embedded_status, redact, resolve_urls, stop_embedded
     from symphony_assets.runner import prepare_environment
 
     if args.action == "start":
@@ -109,7 +109,18 @@ def cmd_pg(args: argparse.Namespace) -> int:
         urls = resolve_urls(start=False)
         _out(urls.data)
     elif args.action == "stop":
-        _out("stopped" if stop_embedded() else "not running")
+        try:
+            stopped = stop_embedded()
+        except RuntimeError as exc:
+            _err(str(exc))
+            return 1
+        _out(f"stopped ({embedded_status().data_dir})" if stopped else "not running")
+    elif args.action == "status":
+        status = embedded_status()
+        if not status.running:
+            _out(f"not running (data dir {status.data_dir})")
+            return 3
+        _out(f"running: pid {status.pid}, data dir {status.data_dir}, socket {status.socket}, {status.state}")
     return 0
 
 
@@ -131,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     ui.set_defaults(handler=cmd_ui)
 
     pg = sub.add_parser("pg", help="the embedded PostgreSQL")
-    pg.add_argument("action", choices=["start", "stop", "url"])
+    pg.add_argument("action", choices=["start", "stop", "status", "url"])
     pg.set_defaults(handler=cmd_pg)
 
     for register in EXTRA_COMMANDS:

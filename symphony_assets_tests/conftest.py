@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from symphony_assets.resources.postgres import (
@@ -18,6 +22,50 @@ from symphony_assets.resources.postgres import (
     with_database,
 )
 from symphony_assets_tests.gitrepo import GitRepo
+
+#: Every process this test session starts inherits this mark, so the session can find what it left running.
+SESSION_MARK = "SYMPHONY_TEST_SESSION"
+os.environ[SESSION_MARK] = uuid.uuid4().hex
+
+
+def _leftover_processes() -> list[psutil.Process]:
+    mark = os.environ[SESSION_MARK]
+    me = os.getpid()
+    found = []
+    for proc in psutil.process_iter(["pid"]):
+        if proc.pid == me:
+            continue
+        try:
+            if proc.environ().get(SESSION_MARK) == mark and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """No test may leave a process running (a postmaster, ``dagster api grpc``, a webserver): any process
+    still carrying this session's mark after every fixture is torn down fails the session, and is ended."""
+    deadline = time.monotonic() + 10
+    left = _leftover_processes()
+    while left and time.monotonic() < deadline:
+        time.sleep(0.5)
+        left = _leftover_processes()
+    if not left:
+        return
+    lines = []
+    for proc in left:
+        try:
+            lines.append(f"  pid {proc.pid}: {' '.join(proc.cmdline())[:200]}")
+            proc.kill()
+        except psutil.Error:
+            continue
+    if lines:
+        sys.stderr.write(
+            "\nprocesses left running by the test session (now killed):\n" + "\n".join(lines) + "\n"
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
 
 # pgserver warns without a private runtime dir; give the whole session one.
 if not os.environ.get("XDG_RUNTIME_DIR"):

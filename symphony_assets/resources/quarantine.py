@@ -276,6 +276,86 @@ def move_file(src: Path, dst: Path) -> None:
     _fsync_dir(dst.parent)
 
 
+class OutsideRoot(OSError):
+    """A folder on the way to a restore target is a symlink or not a folder: writing there could
+    land outside the codebase root, so nothing is written."""
+
+
+def _open_dir_nofollow(root: str, relative_dir: str, create: bool) -> int:
+    """A descriptor of ``root/relative_dir`` reached one component at a time with ``O_NOFOLLOW``.
+
+    Each component is opened relative to its parent's descriptor, so a folder swapped for a symlink at
+    any step (before or during the walk) fails with :class:`OutsideRoot` instead of being followed;
+    missing folders are created the same way (``mkdir`` relative to the parent descriptor, never through
+    a link). The caller closes the descriptor.
+    """
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(root, flags)
+    try:
+        for part in Path(relative_dir).parts:
+            if part in ("", "."):
+                continue
+            if part == ".." or os.sep in part:
+                raise OutsideRoot(errno.EPERM, "path climbs out of the root", relative_dir)
+            if create:
+                try:
+                    os.mkdir(part, 0o777, dir_fd=fd)
+                except FileExistsError:
+                    pass
+            try:
+                child = os.open(part, flags, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise OutsideRoot(exc.errno, "a folder on the way is a symlink or a file", part) from exc
+                raise
+            os.close(fd)
+            fd = child
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def move_into_root(src: Path, root: str, relative: str) -> None:
+    """Move the regular file ``src`` to ``root/relative`` without following any symlink under ``root``.
+
+    Used by restore, the one place where we write into a codebase: the target folders are created (and
+    the rename done) through directory descriptors opened with ``O_NOFOLLOW``, so neither a symlink in
+    the path nor one swapped in mid-way can make the bytes land outside the root.
+    """
+    folder, name = os.path.split(relative)
+    dir_fd = _open_dir_nofollow(root, folder, create=True)
+    try:
+        try:
+            os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            pass
+        else:
+            raise FileExistsError(errno.EEXIST, "destination exists", relative)
+        try:
+            os.rename(src, name, dst_dir_fd=dir_fd)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            part = name + PART_SUFFIX
+            st = os.stat(src)
+            out = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=dir_fd)
+            try:
+                with open(src, "rb") as fh:
+                    for chunk in iter(lambda: fh.read(1 << 20), b""):
+                        os.write(out, chunk)
+                os.fchmod(out, stat.S_IMODE(st.st_mode))
+                os.utime(out, ns=(st.st_atime_ns, st.st_mtime_ns))
+                os.fsync(out)
+            finally:
+                os.close(out)
+            os.rename(part, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            os.unlink(src)
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
 def read_manifest(path: Path) -> list[dict[str, Any]]:
     """Manifest entries; a torn last line (run killed mid-write) is skipped, since its file never moved."""
     if not path.exists():
@@ -662,7 +742,7 @@ class CleanupExecutor:
             self.audit.record(run_id, row.path, RESTORE, "failed", sha256=row.sha256, tracked=row.tracked,
                               message="quarantined copy does not match its sha256; left alone")  # fmt: skip
             return self._result(act, RESTORE, "failed", "quarantined copy does not match its sha256", run_id)
-        if not _within(os.path.realpath(src.parent), self.root_real) and src.parent.exists():
+        if not _within(os.path.realpath(src.parent), self.root_real):
             return self._result(act, RESTORE, "failed", "target folder now leads outside the root", run_id)
         if os.path.lexists(src):
             same = os.path.isfile(src) and not os.path.islink(src) and sha256_file(src) == row.sha256
@@ -678,7 +758,12 @@ class CleanupExecutor:
         if os.path.lexists(src):
             dst.unlink()  # identical bytes are already back in place
         else:
-            move_file(dst, src)
+            try:
+                move_into_root(dst, self.root_real, row.path)
+            except OutsideRoot as exc:
+                msg = f"target folder leads outside the root ({exc.filename}); left in quarantine"
+                self.audit.mark(rid, "failed", msg)
+                return self._result(act, RESTORE, "failed", msg, run_id)
         self._step("restored")
         if row.tracked:
             err = self._restage(entry, row.path)
