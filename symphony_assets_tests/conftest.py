@@ -23,6 +23,8 @@ from symphony_assets.resources.postgres import (
 )
 from symphony_assets_tests.gitrepo import GitRepo
 
+pytest_plugins = ["symphony_assets_tests.quarantine_helpers"]
+
 #: Every process this test session starts inherits this mark, so the session can find what it left running.
 SESSION_MARK = "SYMPHONY_TEST_SESSION"
 os.environ[SESSION_MARK] = uuid.uuid4().hex

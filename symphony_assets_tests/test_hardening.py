@@ -14,12 +14,13 @@ import psutil
 
 from symphony_assets.resources.quarantine import AuditLog, OutsideRoot, move_into_root
 from symphony_assets_tests.gitrepo import GitRepo
-from symphony_assets_tests.test_quarantine import audit, candidates_for, executor, repo  # noqa: F401
+from symphony_assets_tests.test_quarantine import candidates_for, executor
 
 
 def test_restore_never_writes_through_a_symlinked_folder(
-    repo: GitRepo, audit: AuditLog, tmp_path: Path
+    quarantine_repo: GitRepo, cleanup_audit: AuditLog, tmp_path: Path
 ) -> None:
+    repo, audit = quarantine_repo, cleanup_audit
     """Quarantine sub2/deeper/tmp_r.log, replace sub2 by a link to a folder outside, restore: refused."""
     repo.write("sub2/deeper/tmp_r.log", "log\n")
     ex = executor(repo, audit, tmp_path, execute=True)

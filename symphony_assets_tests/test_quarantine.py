@@ -60,22 +60,13 @@ def candidates_for(root: Path, paths: list[str], rule: str = "temp_untracked") -
 
 
 @pytest.fixture()
-def audit(pg_url: str) -> AuditLog:
-    return AuditLog(lambda: psycopg2.connect(pg_url), f"cb-{uuid.uuid4().hex[:10]}")
+def audit(cleanup_audit: AuditLog) -> AuditLog:
+    return cleanup_audit
 
 
 @pytest.fixture()
-def repo(tmp_path: Path) -> GitRepo:
-    r = GitRepo(tmp_path / "repo")
-    r.write("README.md", "# x\n")
-    r.write("src/app.py", "print('hi')\n")
-    r.write("scripts/debug_old.py", "old = 1\n")
-    r.write("data/tmp_blob.bin", bytes(range(256)) * 40)
-    r.commit("init")
-    r.write("tmp_out.csv", "a,b\n1,2\n")
-    r.write("logs/run.log", "line\n" * 100)
-    r.write("nested/deep/x.bak", b"\x00\x01binary")
-    return r
+def repo(quarantine_repo: GitRepo) -> GitRepo:
+    return quarantine_repo
 
 
 def executor(

@@ -42,7 +42,7 @@ import stat
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -298,10 +298,8 @@ def _open_dir_nofollow(root: str, relative_dir: str, create: bool) -> int:
             if part == ".." or os.sep in part:
                 raise OutsideRoot(errno.EPERM, "path climbs out of the root", relative_dir)
             if create:
-                try:
+                with suppress(FileExistsError):
                     os.mkdir(part, 0o777, dir_fd=fd)
-                except FileExistsError:
-                    pass
             try:
                 child = os.open(part, flags, dir_fd=fd)
             except OSError as exc:
