@@ -222,3 +222,27 @@ def test_our_own_home_inside_the_codebase_is_not_scanned(git_repo: GitRepo, monk
     df = inventory(git_repo)
     assert "var/pg/base/1/1259" not in df.index
     assert "var2/notes.txt" in df.index
+
+
+@pytest.mark.parametrize("linked", ["home", "codebase"])
+def test_our_own_home_reached_through_a_symlink_is_not_scanned(
+    git_repo: GitRepo, monkeypatch, tmp_path: Path, linked: str
+) -> None:
+    """The skip compares folder identity, so a symlinked SYMPHONY_HOME or codebase path still matches."""
+    git_repo.write(".gitignore", "var/\n")
+    git_repo.write("app.py", "x = 1\n")
+    git_repo.commit("c")
+    for n in range(30):
+        git_repo.write(f"var/pg/base/1/{n}", b"\0live database page")
+    link = tmp_path / f"{linked}-link"
+    if linked == "home":
+        os.symlink(git_repo.root / "var", link)
+        monkeypatch.setenv("SYMPHONY_HOME", str(link))
+        df = inventory(git_repo)
+    else:
+        os.symlink(git_repo.root, link)
+        monkeypatch.setenv("SYMPHONY_HOME", str(git_repo.root / "var"))
+        snap = take_snapshot(Codebase("t", link), TODAY, today=TODAY)
+        df = compute_file_inventory(snap)[0].set_index("path")
+    assert not [p for p in df.index if p.startswith("var/")]
+    assert "app.py" in df.index

@@ -512,17 +512,39 @@ def _with_link_targets(repo: Repo, entries: list[FileEntry]) -> list[FileEntry]:
     ]
 
 
+def _own_home_identity() -> tuple[int, int] | None:
+    """Device and inode of our own SYMPHONY_HOME (a live database, the warehouse).
+
+    Compared by identity, not by path: the codebase or the home may be reached through a symlink, and
+    a resolved path never equals an unresolved one.
+    """
+    try:
+        st = os.stat(symphony_home())
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _is_same_dir(path: bytes, identity: tuple[int, int] | None) -> bool:
+    if identity is None:
+        return False
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return (st.st_dev, st.st_ino) == identity
+
+
 def _live_entries(repo: Repo, codebase: Codebase) -> list[FileEntry]:
     index = repo.index_entries()
     changes = repo.tracked_changes()
     root = os.fsencode(repo.root)
     skip = {os.fsencode(d) for d in codebase.skip_dirs} | {b".git"}
-    # Our own SYMPHONY_HOME (a live database, the warehouse) when it sits inside the codebase.
-    own = {os.fsencode(symphony_home())}
+    own = _own_home_identity()
     seen: dict[bytes, os.stat_result] = {}
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         rel_dir = os.path.relpath(dirpath, root)
-        dirnames[:] = [d for d in dirnames if d not in skip and os.path.join(dirpath, d) not in own]
+        dirnames[:] = [d for d in dirnames if d not in skip and not _is_same_dir(os.path.join(dirpath, d), own)]
         # A symlink to a directory shows up in dirnames; os.walk does not follow it, we list it as a file.
         for name in [*filenames, *(d for d in dirnames if os.path.islink(os.path.join(dirpath, d)))]:
             rel = name if rel_dir == b"." else os.path.join(rel_dir, name)
