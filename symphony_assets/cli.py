@@ -186,11 +186,36 @@ def cleanup_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
                 _out(f"{r.state:8} {label}: {r.path}" + ("" if r.state == "done" else f" ({r.message})"))
         return 1 if failed else 0
 
+    def holds(args: argparse.Namespace) -> int:
+        from symphony_assets.defs.cleanup.assets import connect_factory
+        from symphony_assets.resources.quarantine import AuditLog
+        from symphony_assets.runner import prepare_environment
+
+        audit = AuditLog(connect_factory(prepare_environment().data), args.codebase)
+        with audit.session():
+            if args.cleanup_command == "release":
+                failed = 0
+                for path in args.paths:
+                    released = audit.release(path)
+                    failed += not released
+                    _out(f"{'released' if released else 'not held'} {args.codebase}: {path}")
+                return 1 if failed else 0
+            for path, why in sorted(audit.held().items()):
+                _out(f"{args.codebase}: {path}  ({why})")
+        return 0
+
     cleanup = sub.add_parser("cleanup", help="undo what cleanup moved into quarantine")
     actions = cleanup.add_subparsers(dest="cleanup_command", required=True)
     restore_parser = actions.add_parser("restore", help="put back every file a cleanup run moved")
     restore_parser.add_argument("run_id", help="the Dagster run id of the cleanup run")
     restore_parser.set_defaults(handler=restore)
+    held_parser = actions.add_parser("holds", help="restored files that cleanup leaves alone")
+    held_parser.add_argument("codebase")
+    held_parser.set_defaults(handler=holds)
+    release_parser = actions.add_parser("release", help="let cleanup judge restored files again")
+    release_parser.add_argument("codebase")
+    release_parser.add_argument("paths", nargs="+", metavar="PATH")
+    release_parser.set_defaults(handler=holds)
 
 
 EXTRA_COMMANDS.append(cleanup_command)

@@ -152,17 +152,39 @@ def test_candidates_sensor_dry_run_execute_and_cli_restore(
         assert not (repo.root / rel).exists(), rel
         assert (symphony_env / "quarantine" / "demo" / done.run_id / "files" / rel).exists()
     assert (repo.root / "notes_tracked.md").exists() and (repo.root / "jobs/tmp_nightly.sh").exists()
-    acts = db.read_frame(
-        "SELECT path, action, state, executed FROM symphony.cleanup_actions"
+    all_acts = db.read_frame(
+        "SELECT run_id, path, action, state, executed FROM symphony.cleanup_actions"
         " WHERE codebase = %s AND date = %s",
         ("demo", TODAY),
-    ).set_index("path")
+    )
+    # The day's partition keeps every run of the day: the dry run's rows and the execute run's.
+    assert set(all_acts["run_id"]) == {dry.run_id, done.run_id}
+    acts = all_acts[all_acts["run_id"] == done.run_id].set_index("path")
     assert acts.loc["tmp_old.csv", "action"] == "quarantine" and acts.loc["tmp_old.csv", "state"] == "done"
     assert bool(acts.loc["tmp_old.csv", "executed"])
 
     assert cli.main(["cleanup", "restore", done.run_id]) == 0
     assert tree_hash(repo.root) == before
     assert cli.main(["cleanup", "restore", "no-such-run"]) == 2
+
+    # A restore sticks: the restored files are held out of cleanup (shown in the candidates), so the
+    # next execute run leaves them where they are, until a person releases them.
+    (again_outcome,) = run_snapshots(
+        dagster_instance, ["demo"], TODAY, TODAY, assets=["file_inventory", "cleanup_candidates"],
+        definitions=defs,
+    )  # fmt: skip
+    assert again_outcome.success, again_outcome.error
+    cands = db.read_frame(
+        "SELECT path, decision, rule FROM symphony.cleanup_candidates WHERE codebase = %s AND date = %s",
+        ("demo", TODAY),
+    ).set_index("path")
+    assert cands.loc["tmp_old.csv", "rule"] == "restored" and cands.loc["tmp_old.csv", "decision"] == "keep"
+    second = run_job(defs, dagster_instance, "cleanup_dry_run_job", key, config)
+    assert (repo.root / "tmp_old.csv").exists() and (repo.root / "build.log").exists()
+    assert not (symphony_env / "quarantine" / "demo" / second.run_id / "files" / "tmp_old.csv").exists()
+    assert cli.main(["cleanup", "holds", "demo"]) == 0
+    assert cli.main(["cleanup", "release", "demo", "tmp_old.csv"]) == 0
+    assert cli.main(["cleanup", "release", "demo", "tmp_old.csv"]) == 1  # no longer held
 
 
 def test_past_partitions_never_act(

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import stat
 import subprocess
 import sys
 import tempfile
+import time
+import uuid
 from pathlib import Path
+from typing import Any
 
+import dagster as dg
+import pandas as pd
 import psutil
+import psycopg2
+import pytest
 
-from symphony_assets.resources.quarantine import AuditLog, OutsideRoot, move_into_root
+from symphony_assets import cli
+from symphony_assets.defs.partitions import snapshot_key
+from symphony_assets.resources.postgres import Database
+from symphony_assets.resources.quarantine import AuditLog, OutsideRoot, cleanup_run_lock, move_into_root
+from symphony_assets.runner import run_snapshots
 from symphony_assets_tests.gitrepo import GitRepo
+from symphony_assets_tests.test_cleanup_assets import age, cleanup_definitions, run_job
 from symphony_assets_tests.test_quarantine import candidates_for, executor
 
 
@@ -90,3 +103,111 @@ def test_pg_stop_stops_the_server_and_start_keeps_private_parents_private() -> N
     finally:
         _symphony(home, "pg", "stop")
         shutil.rmtree(private, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ cleanup through Dagster, real runs
+TODAY = dt.datetime.now(dt.UTC).date()
+EXECUTE = {"ops": {"cleanup_actions": {"config": {"execute": True}}}}
+
+
+@pytest.fixture()
+def junk_repo(git_repo: GitRepo) -> GitRepo:
+    git_repo.write("README.md", "# demo\n")
+    git_repo.commit("init", when="2024-01-10T10:00:00+00:00")
+    for rel in ("tmp_old.csv", b"tmp_caf\xe9.log", "tmp_other.txt"):
+        age(git_repo.write(rel, b"a,b\n" * 50), 30)
+    return git_repo
+
+
+def _candidates(dagster_instance: Any, defs: dg.Definitions, name: str) -> None:
+    (outcome,) = run_snapshots(
+        dagster_instance, [name], TODAY, TODAY, assets=["file_inventory", "cleanup_candidates"],
+        definitions=defs,
+    )  # fmt: skip
+    assert outcome.success, outcome.error
+
+
+def _actions(db: Database, run_id: str) -> pd.DataFrame:
+    return db.read_frame(
+        "SELECT path, action, state, message FROM symphony.cleanup_actions WHERE date = %s AND run_id = %s",
+        (TODAY, run_id),
+    ).set_index("path")
+
+
+def test_same_size_rewrite_with_mtime_put_back_is_not_quarantined(
+    dagster_instance: Any, junk_repo: GitRepo, write_config: Any, db: Database, symphony_env: Path
+) -> None:
+    name = f"demo-{uuid.uuid4().hex[:8]}"
+    write_config({"name": name, "path": str(junk_repo.root)})
+    defs = cleanup_definitions()
+    _candidates(dagster_instance, defs, name)
+    target = junk_repo.root / "tmp_old.csv"
+    st = target.stat()
+    target.write_bytes(b"x,y\n" * 50)  # same size, new content
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))  # mtime put back
+    done = run_job(defs, dagster_instance, "cleanup_dry_run_job", snapshot_key(name, TODAY), EXECUTE)
+    acts = _actions(db, done.run_id)
+    assert acts.loc["tmp_old.csv", "action"] == "refuse", acts
+    assert "changed since the candidates were computed" in acts.loc["tmp_old.csv", "message"]
+    assert target.read_bytes() == b"x,y\n" * 50
+    assert acts.loc["tmp_other.txt", "state"] == "done"  # the untouched one still goes
+
+
+def test_a_name_that_is_not_utf8_is_cleaned_and_restored_by_its_real_bytes(
+    dagster_instance: Any, junk_repo: GitRepo, write_config: Any, db: Database, symphony_env: Path
+) -> None:
+    name = f"demo-{uuid.uuid4().hex[:8]}"
+    write_config({"name": name, "path": str(junk_repo.root)})
+    defs = cleanup_definitions()
+    _candidates(dagster_instance, defs, name)
+    raw = os.path.join(os.fsencode(junk_repo.root), b"tmp_caf\xe9.log")
+    done = run_job(defs, dagster_instance, "cleanup_dry_run_job", snapshot_key(name, TODAY), EXECUTE)
+    acts = _actions(db, done.run_id)
+    assert acts.loc["tmp_caf\\xe9.log", "state"] == "done", acts
+    assert not os.path.lexists(raw)
+    assert cli.main(["cleanup", "restore", done.run_id]) == 0
+    assert os.path.isfile(raw) and Path(os.fsdecode(raw)).read_bytes() == b"a,b\n" * 50
+
+
+_LAUNCH = """
+import sys
+import dagster as dg
+from symphony_assets.orchestration import sync_codebases
+from symphony_assets_tests.test_cleanup_assets import cleanup_definitions
+instance = dg.DagsterInstance.ephemeral()
+sync_codebases(instance)
+result = cleanup_definitions().resolve_job_def("cleanup_dry_run_job").execute_in_process(
+    instance=instance, partition_key=sys.argv[1], raise_on_error=False,
+    run_config={"ops": {"cleanup_actions": {"config": {"execute": True}}}},
+)
+print(result.run_id if result.success else "FAILED")
+"""
+
+
+def test_two_cleanup_runs_that_bypass_the_queue_keep_each_others_rows(
+    dagster_instance: Any, junk_repo: GitRepo, write_config: Any, db: Database, pg_url: str,
+    symphony_env: Path,
+) -> None:  # fmt: skip
+    """Two execute runs launched at once outside the run queue (each its own process and instance):
+    they take turns, and the day's partition ends with the rows of both."""
+    name = f"demo-{uuid.uuid4().hex[:8]}"
+    write_config({"name": name, "path": str(junk_repo.root)})
+    _candidates(dagster_instance, cleanup_definitions(), name)
+    key = snapshot_key(name, TODAY)
+    with cleanup_run_lock(lambda: psycopg2.connect(pg_url), name, 5):  # both start while it is held
+        procs = [
+            subprocess.Popen([sys.executable, "-c", _LAUNCH, key], stdout=subprocess.PIPE, text=True)
+            for _ in range(2)
+        ]
+        time.sleep(6)
+    run_ids = [p.communicate(timeout=240)[0].strip().splitlines()[-1] for p in procs]
+    assert "FAILED" not in run_ids and len(set(run_ids)) == 2
+    rows = db.read_frame(
+        "SELECT run_id, path, action, state FROM symphony.cleanup_actions WHERE codebase = %s AND date = %s",
+        (name, TODAY),
+    )
+    assert set(rows["run_id"]) == set(run_ids)
+    moved = rows[(rows["action"] == "quarantine") & (rows["state"] == "done")]
+    assert len(moved) == 3 and moved["path"].is_unique  # each file moved once, by one of the runs
+    second = rows[rows["run_id"] != moved["run_id"].iloc[0]]
+    assert set(second["action"]) == {"refuse"}  # the other found them gone

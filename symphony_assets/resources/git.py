@@ -544,7 +544,9 @@ def _live_entries(repo: Repo, codebase: Codebase) -> list[FileEntry]:
     seen: dict[bytes, os.stat_result] = {}
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         rel_dir = os.path.relpath(dirpath, root)
-        dirnames[:] = [d for d in dirnames if d not in skip and not _is_same_dir(os.path.join(dirpath, d), own)]
+        dirnames[:] = [
+            d for d in dirnames if d not in skip and not _is_same_dir(os.path.join(dirpath, d), own)
+        ]
         # A symlink to a directory shows up in dirnames; os.walk does not follow it, we list it as a file.
         for name in [*filenames, *(d for d in dirnames if os.path.islink(os.path.join(dirpath, d)))]:
             rel = name if rel_dir == b"." else os.path.join(rel_dir, name)

@@ -41,9 +41,10 @@ import shutil
 import stat
 import subprocess
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +54,11 @@ from symphony_assets.analysis.cleanup_rules import unsafe_reason
 
 log = logging.getLogger(__name__)
 
-AUDIT_SCHEMA, AUDIT_NAME = "symphony", "cleanup_audit"
+AUDIT_SCHEMA, AUDIT_NAME, HOLDS_NAME = "symphony", "cleanup_audit", "cleanup_holds"
 LOCK_NAMESPACE = "symphony.cleanup"
+#: The lock a whole ``cleanup_actions`` step holds (through writing its partition), apart from the
+#: executor's own lock so that a restore can still run inside that step's window.
+RUN_LOCK_NAMESPACE = "symphony.cleanup.run"
 MANIFEST = "manifest.jsonl"
 PART_SUFFIX = ".symphony-part"
 
@@ -85,6 +89,10 @@ class Candidate:
     size: int | None = None
     mtime: float | None = None
     sha256: str | None = None
+    ctime_ns: int | None = None
+    #: The name as the file system has it (``os.fsdecode`` of its bytes) when ``path`` is only the
+    #: escaped display form of a name that is not UTF-8.
+    fs_path: str | None = None
 
 
 @dataclass
@@ -99,6 +107,12 @@ class Action:
     tracked: bool = False
     index_mode: str | None = None
     index_blob: str | None = None
+    fs_path: str | None = None
+
+    @property
+    def real_path(self) -> str:
+        """The name to use on disk and in git (``path`` is what people and the audit log see)."""
+        return self.fs_path or self.path
 
 
 @dataclass(frozen=True)
@@ -226,6 +240,48 @@ class AuditLog:
             (self.codebase, run_id, path, QUARANTINE),
         )
 
+    def _holds(self, query: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        if self._conn is None:
+            raise RuntimeError("AuditLog used outside session()")
+        composed = pgsql.SQL(query).format(table=pgsql.Identifier(AUDIT_SCHEMA, HOLDS_NAME))
+        with self._conn.cursor() as cur:
+            cur.execute(composed, params)
+            return list(cur.fetchall()) if cur.description else []
+
+    def hold(self, path: str, run_id: str, reason: str) -> None:
+        """Keep ``path`` out of cleanup until :meth:`release` (a restored file must not go straight back)."""
+        self._holds(
+            "insert into {table} (codebase, path, run_id, reason) values (%s, %s, %s, %s)"
+            " on conflict (codebase, path) where released_at is null do nothing",
+            (self.codebase, path, run_id, reason),
+        )
+
+    def release(self, path: str) -> int:
+        return len(
+            self._holds(
+                "update {table} set released_at = now() where codebase = %s and path = %s"
+                " and released_at is null returning id",
+                (self.codebase, path),
+            )
+        )
+
+    def held(self) -> dict[str, str]:
+        """Active holds: path -> why."""
+        rows = self._holds(
+            "select path, reason, held_at from {table} where codebase = %s and released_at is null",
+            (self.codebase,),
+        )
+        return {str(p): f"{reason} on {held_at:%Y-%m-%d %H:%M} UTC" for p, reason, held_at in rows}
+
+    def day_rows(self, day: date, exclude_run: str | None = None) -> list[AuditRow]:
+        """Rows written on ``day`` (UTC) by other runs, for a partition that shows every run of that day."""
+        rows = self._execute(
+            "select id, run_id, path, action, state, size, sha256, rule, tracked, message from {table}"
+            " where codebase = %s and at >= %s and at < %s + interval '1 day' and run_id <> %s order by id",
+            (self.codebase, day, day, exclude_run or ""),
+        )
+        return [AuditRow(*r) for r in rows]
+
     def rows(self, run_id: str | None = None, state: str | None = None) -> list[AuditRow]:
         rows = self._execute(
             "select id, run_id, path, action, state, size, sha256, rule, tracked, message"
@@ -236,12 +292,62 @@ class AuditLog:
         return [AuditRow(*r) for r in rows]
 
 
+@contextmanager
+def cleanup_run_lock(connect: Callable[[], Any], label: str, wait_s: float) -> Iterator[None]:
+    """Hold the codebase's run-level lock on a connection of its own until the block ends.
+
+    ``cleanup_actions`` holds it from planning until its partition is written, so two runs of one
+    codebase (launched through the queue or not) never interleave and never overwrite each other's rows.
+    Polls for up to ``wait_s``, then raises :class:`CleanupBusy`.
+    """
+    conn = connect()
+    conn.autocommit = True
+    try:
+        deadline = time.monotonic() + wait_s
+        with conn.cursor() as cur:
+            while True:
+                cur.execute(
+                    "select pg_try_advisory_lock(hashtext(%s), hashtext(%s))", (RUN_LOCK_NAMESPACE, label)
+                )
+                row = cur.fetchone()
+                if row is not None and row[0]:
+                    break
+                if time.monotonic() >= deadline:
+                    raise CleanupBusy(f"another cleanup_actions run of {label!r} is still in progress")
+                time.sleep(0.2)
+        yield
+    finally:
+        conn.close()  # ends the session, which releases its advisory locks
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+#: Candidates larger than this carry no content hash (hashing a multi-GB checkpoint on every snapshot
+#: costs too much); their change time still catches a rewrite.
+HASH_LIMIT_BYTES = 256 * 1024 * 1024
+
+
+def file_identity(root: Path, raw_path: bytes) -> tuple[str | None, int | None]:
+    """(sha256, ctime_ns) of a regular file as it is now, for a candidate to carry to the executor.
+
+    The change time cannot be put back by a user (``utime`` itself sets it), so a same-size rewrite whose
+    mtime was restored is still seen as a change. (None, None) for anything that is not a regular file.
+    """
+    full = os.path.join(os.fsencode(root), raw_path)
+    try:
+        st = os.lstat(full)
+        if not stat.S_ISREG(st.st_mode):
+            return None, None
+        digest = sha256_file(Path(os.fsdecode(full))) if st.st_size <= HASH_LIMIT_BYTES else None
+    except OSError:
+        return None, None
+    return digest, st.st_ctime_ns
 
 
 def _fsync_dir(path: Path) -> None:
@@ -467,6 +573,12 @@ class CleanupExecutor:
         found = [e for e in self._manifest(run_id) if e.get("path") == path]
         return found[-1] if found else None
 
+    def _real_path(self, run_id: str, path: str) -> str:
+        """The on-disk name of an audited path: the manifest keeps it when the name is not UTF-8."""
+        entry = self._manifest_entry(run_id, path)
+        fs_path = (entry or {}).get("fs_path")
+        return fs_path if isinstance(fs_path, str) and fs_path else path
+
     def _append_manifest(self, entry: dict[str, Any]) -> None:
         run_dir = self.run_dir(self.run_id)
         created = not run_dir.exists()
@@ -482,13 +594,19 @@ class CleanupExecutor:
         self._manifests.pop(self.run_id, None)
 
     # -------------------------------------------------------------------- plan
-    def _refusal(self, cand: Candidate, index: dict[str, tuple[str, str, int]]) -> tuple[str | None, Action]:
-        act = Action(path=cand.path, action=QUARANTINE, rule=cand.rule, reason=cand.reason)
-        unsafe = unsafe_reason(cand.path)
+    def _refusal(
+        self, cand: Candidate, index: dict[str, tuple[str, str, int]], held: Mapping[str, str]
+    ) -> tuple[str | None, Action]:
+        act = Action(
+            path=cand.path, action=QUARANTINE, rule=cand.rule, reason=cand.reason, fs_path=cand.fs_path
+        )
+        unsafe = unsafe_reason(cand.path) or unsafe_reason(act.real_path)
         if unsafe:
             return unsafe, act
-        full = self.root / cand.path
-        if ".git" in Path(cand.path).parts:
+        if cand.path in held:
+            return f"kept out of cleanup: {held[cand.path]} (symphony cleanup release to allow it)", act
+        full = self.root / act.real_path
+        if ".git" in Path(act.real_path).parts:
             return "inside .git", act
         parent_real = os.path.realpath(full.parent)
         if not _within(parent_real, self.root_real):
@@ -508,10 +626,12 @@ class CleanupExecutor:
             return f"changed since the candidates were computed (size {cand.size} -> {st.st_size})", act
         if cand.mtime is not None and abs(cand.mtime - st.st_mtime) > self.mtime_tolerance_s:
             return "changed since the candidates were computed (mtime differs)", act
+        if cand.ctime_ns is not None and cand.ctime_ns != st.st_ctime_ns:
+            return "changed since the candidates were computed (ctime differs: rewritten or touched)", act
         act.sha256 = sha256_file(full)
         if cand.sha256 is not None and cand.sha256 != act.sha256:
             return "changed since the candidates were computed (sha256 differs)", act
-        entry = index.get(cand.path)
+        entry = index.get(act.real_path)
         if entry is not None:
             act.tracked = True
             act.index_mode, act.index_blob, stage = entry
@@ -524,7 +644,9 @@ class CleanupExecutor:
     def plan(self, candidates: Iterable[Candidate]) -> list[Action]:
         """What a run would do with each candidate: quarantine, refuse (with why), or skip (over the cap)."""
         cands = list(candidates)
-        index = self._index_entries([c.path for c in cands if unsafe_reason(c.path) is None])
+        index = self._index_entries([c.fs_path or c.path for c in cands if unsafe_reason(c.path) is None])
+        with self.audit.session():
+            held = self.audit.held()
         actions: list[Action] = []
         taken = 0
         seen: set[str] = set()
@@ -532,7 +654,7 @@ class CleanupExecutor:
             if cand.path in seen:
                 continue
             seen.add(cand.path)
-            why, act = self._refusal(cand, index)
+            why, act = self._refusal(cand, index, held)
             if why is not None:
                 act.action, act.reason = REFUSE, why
             elif taken >= self.max_deletions:
@@ -585,7 +707,7 @@ class CleanupExecutor:
         return self._quarantine(act)
 
     def _quarantine(self, act: Action) -> ActionResult:
-        src = self.root / act.path
+        src = self.root / act.real_path
         dst = self.quarantined_path(self.run_id, act.path)
         row = self.audit.record(
             self.run_id, act.path, QUARANTINE, "planned",
@@ -611,7 +733,7 @@ class CleanupExecutor:
             self.audit.mark(row, "failed", "changed during the move; put back")
             return self._result(act, QUARANTINE, "failed", "changed during the move; put back")
         if act.tracked:
-            proc = self._git("update-index", "--force-remove", "--", act.path, check=False)
+            proc = self._git("update-index", "--force-remove", "--", act.real_path, check=False)
             if proc.returncode != 0:
                 err = proc.stderr.decode("utf-8", "replace").strip()
                 move_file(dst, src)
@@ -657,7 +779,7 @@ class CleanupExecutor:
         return None if proc.returncode == 0 else proc.stderr.decode("utf-8", "replace").strip()
 
     def _reconcile_quarantine(self, row: AuditRow) -> tuple[str, str]:
-        src = self.root / row.path
+        src = self.root / self._real_path(row.run_id, row.path)
         dst = self.quarantined_path(row.run_id, row.path)
         part = dst.with_name(dst.name + PART_SUFFIX)
         in_place, in_quarantine = os.path.lexists(src), os.path.lexists(dst)
@@ -666,7 +788,7 @@ class CleanupExecutor:
                 move_file(dst, src)
                 return "failed", "changed during the move; put back by reconcile"
             if row.tracked:
-                err = self._unstage(row.path)
+                err = self._unstage(self._real_path(row.run_id, row.path))
                 if err:
                     return "planned", f"could not unstage yet: {err}"
             return "done", "completed by reconcile (file was in quarantine)"
@@ -680,13 +802,14 @@ class CleanupExecutor:
         return "failed", "LOST: neither in place nor in quarantine"
 
     def _reconcile_restore(self, row: AuditRow) -> tuple[str, str]:
-        src = self.root / row.path
+        real = self._real_path(row.run_id, row.path)
+        src = self.root / real
         dst = self.quarantined_path(row.run_id, row.path)
         part = src.with_name(src.name + PART_SUFFIX)
         in_place, in_quarantine = os.path.lexists(src), os.path.lexists(dst)
         if in_place and not in_quarantine:
             if row.tracked:
-                err = self._restage(self._manifest_entry(row.run_id, row.path), row.path)
+                err = self._restage(self._manifest_entry(row.run_id, row.path), real)
                 if err:
                     return "planned", f"could not restage yet: {err}"
             self.audit.mark_reverted(row.run_id, row.path)
@@ -717,9 +840,10 @@ class CleanupExecutor:
         entry = self._manifest_entry(run_id, row.path)
         act = Action(path=row.path, action=RESTORE, rule=row.rule or "", reason="", size=row.size,
                      sha256=row.sha256, tracked=row.tracked)  # fmt: skip
-        src = self.root / row.path
+        real = self._real_path(run_id, row.path)
+        src = self.root / real
         dst = self.quarantined_path(run_id, row.path)
-        if unsafe_reason(row.path):
+        if unsafe_reason(row.path) or unsafe_reason(real):
             return self._result(act, RESTORE, "failed", "unsafe path in the audit log", run_id)
         if not os.path.lexists(dst):
             back = os.path.isfile(src) and not os.path.islink(src) and sha256_file(src) == row.sha256
@@ -728,13 +852,14 @@ class CleanupExecutor:
             # An earlier restore moved the bytes back but stopped before the index or the audit:
             # finish it rather than report a failure.
             if row.tracked:
-                err = self._restage(entry, row.path)
+                err = self._restage(entry, real)
                 if err:
                     return self._result(act, RESTORE, "failed", f"git index not restored: {err}", run_id)
             self.audit.record(run_id, row.path, RESTORE, "done", size=row.size, sha256=row.sha256,
                               rule=row.rule, tracked=row.tracked,
                               message="bytes were already back; restore completed")  # fmt: skip
             self.audit.mark_reverted(run_id, row.path)
+            self.audit.hold(row.path, run_id, f"restored from cleanup run {run_id}")
             return self._result(act, RESTORE, "done", "already in place; restore completed", run_id)
         if sha256_file(dst) != row.sha256:
             self.audit.record(run_id, row.path, RESTORE, "failed", sha256=row.sha256, tracked=row.tracked,
@@ -757,14 +882,14 @@ class CleanupExecutor:
             dst.unlink()  # identical bytes are already back in place
         else:
             try:
-                move_into_root(dst, self.root_real, row.path)
+                move_into_root(dst, self.root_real, real)
             except OutsideRoot as exc:
                 msg = f"target folder leads outside the root ({exc.filename}); left in quarantine"
                 self.audit.mark(rid, "failed", msg)
                 return self._result(act, RESTORE, "failed", msg, run_id)
         self._step("restored")
         if row.tracked:
-            err = self._restage(entry, row.path)
+            err = self._restage(entry, real)
             if err:
                 # Left 'planned': the next run's reconcile restages it.
                 self.audit.mark(rid, "planned", f"bytes restored, git index not yet: {err}")
@@ -774,6 +899,7 @@ class CleanupExecutor:
         # that is back in place (and may be quarantined again by a later run).
         self.audit.mark_reverted(run_id, row.path)
         self.audit.mark(rid, "done")
+        self.audit.hold(row.path, run_id, f"restored from cleanup run {run_id}")
         self._step("restore_done")
         return self._result(act, RESTORE, "done", "restored", run_id)
 

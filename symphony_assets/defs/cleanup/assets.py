@@ -11,6 +11,7 @@ import re
 import signal
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from symphony_assets.analysis.cleanup_rules import (
     CleanupRules,
     FileFacts,
     RegistryEntry,
+    Verdict,
     automation_targets,
     expired_paths,
     is_automation_source,
@@ -47,10 +49,13 @@ from symphony_assets.resources.postgres import PostgresResource
 from symphony_assets.resources.quarantine import (
     QUARANTINE,
     AuditLog,
+    AuditRow,
     Candidate,
     CleanupBusy,
     CleanupExecutor,
     RunReport,
+    cleanup_run_lock,
+    file_identity,
 )
 
 DOMAIN = "cleanup"
@@ -146,21 +151,31 @@ def _for_key(value: Any, key: str) -> Any:
 
 # ------------------------------------------------------------------------------------ cleanup_candidates
 def compute_candidates(
-    snapshot: Snapshot, inventory: pd.DataFrame | None, rules: CleanupRules
+    snapshot: Snapshot,
+    inventory: pd.DataFrame | None,
+    rules: CleanupRules,
+    held: dict[str, str] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     registry, registry_error = _registry(snapshot.codebase, snapshot.live)
     automation = _automation(snapshot, rules)
     rows = []
     records = [] if inventory is None else inventory.to_dict("records")
+    raw_paths = {e.path: e.raw_path for e in snapshot.files} if snapshot.live else {}
     for rec in records:
         facts = _facts(rec, snapshot.day)
         verdict = judge(facts, rules, snapshot.day, registry, automation)
         if verdict.rule == "default":
             continue
+        if held and facts.path in held and verdict.decision != "keep":
+            verdict = Verdict("keep", "restored", f"{held[facts.path]}; `symphony cleanup release` allows it")
         entry = registry.get(facts.path)
         expires = facts.expires
         if entry is not None and entry.expires is not None:
             expires = max(filter(None, [expires, entry.expires.date()]))
+        raw = raw_paths.get(facts.path)
+        digest, ctime_ns = (None, None)
+        if raw is not None and verdict.decision != "keep":
+            digest, ctime_ns = file_identity(snapshot.codebase.path, raw)
         rows.append(
             {
                 "path": facts.path,
@@ -172,6 +187,9 @@ def compute_candidates(
                 "modified": facts.modified,
                 "references": facts.references,
                 "expires": expires,
+                "sha256": digest,
+                "ctime_ns": ctime_ns,
+                "path_hex": raw.hex() if raw is not None and os.fsdecode(raw) != facts.path else None,
             }
         )
     df = CLEANUP_CANDIDATES.frame(rows)
@@ -218,7 +236,9 @@ def candidates_metadata(
     kinds={"parquet", "postgres"},
     code_version="1",
 )
-def cleanup_candidates(context: dg.AssetExecutionContext, git: GitResource, file_inventory: Any) -> Any:
+def cleanup_candidates(
+    context: dg.AssetExecutionContext, git: GitResource, postgres: PostgresResource, file_inventory: Any
+) -> Any:
     """Files the cleanup rules propose (candidate), want a person to look at (review, tracked files), or
     protect (critical folder, protected name, automation script, not yet expired), each with its rule and
     reason. Built from the day's file_inventory, the lifecycle registry and cron/systemd targets."""
@@ -227,7 +247,13 @@ def cleanup_candidates(context: dg.AssetExecutionContext, git: GitResource, file
     for key, name, day in run_partitions(context):
         codebase = codebase_named(name)
         snapshot = take(git, codebase, day)
-        df, meta = compute_candidates(snapshot, _for_key(file_inventory, key), rules_for(codebase))
+        held: dict[str, str] = {}
+        if snapshot.live:
+            audit = AuditLog(connect_factory(postgres.database().url), name)
+            with audit.session():
+                held = audit.held()
+        df, meta = compute_candidates(snapshot, _for_key(file_inventory, key), rules_for(codebase), held)
+        meta["held_after_restore"] = len(held)
         frames[key], metas[key] = df, meta
         context.log.info(f"{key}: {meta['candidates']} candidates, {meta['review']} for review")
     return output_partitions(context, frames, metas)
@@ -245,6 +271,26 @@ class CleanupActionsConfig(dg.Config):
     """Also act on 'review' files (tracked, stale, temp-named); they still need allow_tracked."""
     only_expired: bool = False
     """Act on the lifecycle registry's expired entries instead of the day's candidates (4 AM schedule)."""
+    lock_wait_s: float = 300.0
+    """How long to wait for another cleanup_actions run of the same codebase before failing."""
+
+
+def audit_rows(rows: list[AuditRow]) -> list[dict[str, Any]]:
+    return [
+        {
+            "run_id": r.run_id,
+            "path": r.path,
+            "action": r.action,
+            "state": r.state,
+            "rule": r.rule,
+            "size_bytes": r.size,
+            "sha256": r.sha256,
+            "tracked": r.tracked,
+            "message": r.message,
+            "executed": r.action in (QUARANTINE, "restore"),
+        }
+        for r in rows
+    ]
 
 
 def report_rows(report: RunReport) -> list[dict[str, Any]]:
@@ -272,7 +318,8 @@ def candidates_from_frame(df: pd.DataFrame | None, include_review: bool) -> list
     out = []
     for rec in df[df["decision"].isin(wanted)].sort_values("size_bytes", ascending=False).to_dict("records"):
         modified = _ts(rec.get("modified"))
-        size = rec.get("size_bytes")
+        size, ctime_ns = rec.get("size_bytes"), rec.get("ctime_ns")
+        digest, path_hex = rec.get("sha256"), rec.get("path_hex")
         out.append(
             Candidate(
                 path=str(rec["path"]),
@@ -280,6 +327,9 @@ def candidates_from_frame(df: pd.DataFrame | None, include_review: bool) -> list
                 reason=str(rec["reason"]),
                 size=int(size) if size is not None and not pd.isna(size) else None,
                 mtime=modified.timestamp() if modified is not None else None,
+                sha256=str(digest) if isinstance(digest, str) else None,
+                ctime_ns=int(ctime_ns) if ctime_ns is not None and not pd.isna(ctime_ns) else None,
+                fs_path=os.fsdecode(bytes.fromhex(path_hex)) if isinstance(path_hex, str) else None,
             )
         )
     return out
@@ -330,44 +380,64 @@ def cleanup_actions(
     today = utc_today()
     frames: dict[str, pd.DataFrame] = {}
     metas: dict[str, dict[str, Any]] = {}
-    for key, name, day in run_partitions(context):
-        codebase = codebase_named(name)
-        if day != today:
-            context.log.info(f"{key}: not today's partition; cleanup acts only on today")
-            frames[key] = CLEANUP_ACTIONS.frame([])
-            metas[key] = {"note": "not today's partition: nothing planned"}
-            continue
-        gone: list[str] = []
-        if config.only_expired:
+    with ExitStack() as locks:
+        for key, name, day in run_partitions(context):
+            if day != today:
+                context.log.info(f"{key}: not today's partition; cleanup acts only on today")
+                frames[key] = CLEANUP_ACTIONS.frame([])
+                metas[key] = {"note": "not today's partition: nothing planned"}
+                continue
+            # Held until the partition is written (this generator resumes only after the IO manager
+            # has stored the output), so runs that bypass the queue cannot overwrite each other's rows.
             try:
-                cands, gone = expired_candidates(codebase, today)
-            except RegistryCorrupt as exc:
-                raise dg.Failure(description=str(exc)) from exc
-        else:
-            cands = candidates_from_frame(_for_key(cleanup_candidates, key), config.include_review)
-        ex = CleanupExecutor(
-            codebase.path,
-            quarantine_dir(codebase),
-            AuditLog(connect_factory(db_url), name),
-            context.run.run_id,
-            max_deletions=config.max_deletions,
-            execute=config.execute,
-            allow_tracked=config.allow_tracked,
-        )
+                locks.enter_context(cleanup_run_lock(connect_factory(db_url), name, config.lock_wait_s))
+            except CleanupBusy as exc:
+                raise dg.Failure(description=f"{key}: {exc}") from exc
+            frames[key], metas[key] = _act_on_today(context, config, name, key, cleanup_candidates, db_url)
+        yield dg.Output(output_partitions(context, frames, metas))
+
+
+def _act_on_today(
+    context: dg.AssetExecutionContext,
+    config: CleanupActionsConfig,
+    name: str,
+    key: str,
+    cleanup_candidates: Any,
+    db_url: str,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """One codebase's cleanup run; its partition also keeps the rows of the day's earlier runs."""
+    today = utc_today()
+    codebase = codebase_named(name)
+    gone: list[str] = []
+    if config.only_expired:
         try:
-            report = ex.run(cands)
-        except CleanupBusy as exc:
-            raise dg.Failure(description=f"{key}: {exc}") from exc
-        if config.execute and config.only_expired:
-            moved = [r.path for r in report.results if r.action == QUARANTINE and r.state == "done"]
-            remove_entries(codebase.path, [*moved, *gone])
-        frames[key] = CLEANUP_ACTIONS.frame(report_rows(report))
-        metas[key] = actions_metadata(report, ex)
-        context.log.info(f"{key}: {'executed' if config.execute else 'dry run'}: {metas[key]['summary']}")
-    if len(frames) == 1:
-        context.add_output_metadata(next(iter(metas.values())))
-        return next(iter(frames.values()))
-    return frames
+            cands, gone = expired_candidates(codebase, today)
+        except RegistryCorrupt as exc:
+            raise dg.Failure(description=str(exc)) from exc
+    else:
+        cands = candidates_from_frame(_for_key(cleanup_candidates, key), config.include_review)
+    ex = CleanupExecutor(
+        codebase.path,
+        quarantine_dir(codebase),
+        AuditLog(connect_factory(db_url), name),
+        context.run.run_id,
+        max_deletions=config.max_deletions,
+        execute=config.execute,
+        allow_tracked=config.allow_tracked,
+    )
+    try:
+        report = ex.run(cands)
+    except CleanupBusy as exc:
+        raise dg.Failure(description=f"{key}: {exc}") from exc
+    if config.execute and config.only_expired:
+        moved = [r.path for r in report.results if r.action == QUARANTINE and r.state == "done"]
+        remove_entries(codebase.path, [*moved, *gone])
+    with ex.audit.session():
+        earlier = ex.audit.day_rows(today, exclude_run=ex.run_id)
+    frame = CLEANUP_ACTIONS.frame([*audit_rows(earlier), *report_rows(report)])
+    meta = {**actions_metadata(report, ex), "earlier_runs_today": len({r.run_id for r in earlier})}
+    context.log.info(f"{key}: {'executed' if config.execute else 'dry run'}: {meta['summary']}")
+    return frame, meta
 
 
 def actions_metadata(report: RunReport, ex: CleanupExecutor) -> dict[str, Any]:

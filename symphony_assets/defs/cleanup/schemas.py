@@ -15,6 +15,17 @@ CLEANUP_CANDIDATES = TableSchema(
         Column("modified", TIMESTAMP, "mtime (today) or last commit (history)"),
         Column("references", INT, "Other files naming it"),
         Column("expires", DATE, "Expiry from the file's marker or the cleanup registry"),
+        Column("sha256", STRING, "Content hash when judged (today's files up to 256 MiB)"),
+        Column(
+            "ctime_ns",
+            INT,
+            "Change time when judged: shows a rewrite whose mtime was put back",
+        ),
+        Column(
+            "path_hex",
+            STRING,
+            "Exact name bytes in hex when not UTF-8 (path shows them escaped)",
+        ),
     ),
 )
 
