@@ -26,7 +26,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from symphony_assets.defs.snapshots import utc_today
-    from symphony_assets.runner import prepare_environment, run_dry_reconcile, run_gpu_hour, run_snapshots
+    from symphony_assets.runner import (
+        DATABASE_ERRORS,
+        RunOutcome,
+        database_lost_message,
+        prepare_environment,
+        run_dry_reconcile,
+        run_gpu_hour,
+        run_snapshots,
+    )
 
     try:
         config = load_config()
@@ -44,22 +52,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     if unknown:
         _err(f"unknown codebase(s) {unknown}; configured: {config.names}")
         return 2
-    urls = prepare_environment()
+    try:
+        urls = prepare_environment()
+    except DATABASE_ERRORS as exc:
+        _err(f"PostgreSQL is not reachable: {exc}")
+        return 1
     _out(f"Postgres: {'embedded at ' + str(symphony_home() / 'pg') if urls.embedded else 'external'}")
     failed = 0
     snapshot_assets = [a for a in args.asset or [] if a not in ("gpu_utilisation", "tracker_issues")]
-    with dg.DagsterInstance.get() as instance:
-        outcomes = []
-        if snapshot_assets or not args.asset:
-            outcomes += run_snapshots(instance, names, first, last, assets=snapshot_assets or None)
-        if last == today and (not args.asset or "tracker_issues" in args.asset):
-            outcomes += run_dry_reconcile(instance, names, today)
-        if last == today and (not args.asset or "gpu_utilisation" in args.asset):
-            # GPUs are sampled on the machine we run on: SYMPHONY_MACHINE, else the one label configured.
-            labels = sorted({cb.machine for cb in config.codebases})
-            machine = os.environ.get("SYMPHONY_MACHINE") or (labels[0] if len(labels) == 1 else "local")
-            os.environ["SYMPHONY_MACHINE"] = machine
-            outcomes += run_gpu_hour(instance, [machine], datetime.now(UTC))
+    outcomes: list[RunOutcome] = []
+    try:
+        with dg.DagsterInstance.get() as instance:
+            if snapshot_assets or not args.asset:
+                outcomes += run_snapshots(instance, names, first, last, assets=snapshot_assets or None)
+            lost = any(o.database_lost for o in outcomes)
+            if not lost and last == today and (not args.asset or "tracker_issues" in args.asset):
+                outcomes += run_dry_reconcile(instance, names, today)
+            if not lost and last == today and (not args.asset or "gpu_utilisation" in args.asset):
+                # GPUs are sampled on the machine we run on: SYMPHONY_MACHINE, else the one label configured.
+                labels = sorted({cb.machine for cb in config.codebases})
+                machine = os.environ.get("SYMPHONY_MACHINE") or (labels[0] if len(labels) == 1 else "local")
+                os.environ["SYMPHONY_MACHINE"] = machine
+                outcomes += run_gpu_hour(instance, [machine], datetime.now(UTC))
+    except DATABASE_ERRORS as exc:
+        # Lost outside a codebase's run (the instance itself, the tracker or GPU runs): say so, keep what ran.
+        outcomes.append(RunOutcome("(all)", "", False, error=database_lost_message(exc), database_lost=True))
     for outcome in outcomes:
         status = "ok" if outcome.success else "FAILED"
         _out(f"{outcome.codebase} {outcome.partitions}: {status} (run {outcome.run_id})")

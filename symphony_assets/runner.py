@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import psycopg2
+import sqlalchemy.exc
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from dagster_postgres.utils import DagsterPostgresException
 
 from symphony_assets.config import symphony_home
 from symphony_assets.defs.partitions import HOST, HOUR, snapshot_key
@@ -24,6 +27,7 @@ from symphony_assets.resources.postgres import (
     DAGSTER_URL_ENV,
     POSTGRES_URL_ENV,
     Database,
+    DatabaseUnavailable,
     PostgresUrls,
     resolve_urls,
 )
@@ -51,6 +55,29 @@ def prepare_environment(start_postgres: bool = True) -> PostgresUrls:
     return urls
 
 
+#: What a lost PostgreSQL looks like from here: our own wrapper, psycopg2, SQLAlchemy (Dagster's run and
+#: event storage) and dagster-postgres' retry wrapper around them.
+DATABASE_ERRORS: tuple[type[BaseException], ...] = (
+    DatabaseUnavailable,
+    psycopg2.OperationalError,
+    psycopg2.InterfaceError,
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    DagsterPostgresException,
+)
+
+LOST_DATABASE = (
+    "PostgreSQL became unreachable during the run ({error}). Parquet partitions written before that are "
+    "kept; rerun the same `symphony run` once the server is back (`symphony pg start` for the embedded one) "
+    "to finish and mirror them."
+)
+
+
+def database_lost_message(exc: BaseException) -> str:
+    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return LOST_DATABASE.format(error=f"{type(exc).__name__}: {first_line}")
+
+
 def load_definitions() -> dg.Definitions:
     from symphony_assets.definitions import defs
 
@@ -66,6 +93,15 @@ class RunOutcome:
     error: str | None = None
     rows: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    database_lost: bool = False
+
+
+def _quiet(log_level: str) -> dict[str, Any]:
+    return {"loggers": {"console": {"config": {"log_level": log_level}}}}
+
+
+def _span(first: date, last: date) -> str:
+    return str(first) if first == last else f"{first}...{last}"
 
 
 def run_snapshots(
@@ -83,10 +119,13 @@ def run_snapshots(
     sync_codebases(instance)
     job = definitions.resolve_job_def(SNAPSHOT_JOB)
     selection = [dg.AssetKey(a) for a in assets] if assets else None
-    outcomes = []
+    outcomes: list[RunOutcome] = []
     for name in codebases:
+        if outcomes and outcomes[-1].database_lost:
+            outcomes.append(RunOutcome(name, _span(first, last), False, error="not run: PostgreSQL is down"))
+            continue
         start_key, end_key = snapshot_key(name, first), snapshot_key(name, last)
-        span = str(first) if first == last else f"{first}...{last}"
+        span = _span(first, last)
         tags: dict[str, str] = {"symphony/codebase": name}
         kwargs: dict[str, Any] = {}
         if first == last:
@@ -94,14 +133,25 @@ def run_snapshots(
         else:
             tags[ASSET_PARTITION_RANGE_START_TAG] = start_key
             tags[ASSET_PARTITION_RANGE_END_TAG] = end_key
-        result = job.execute_in_process(
-            instance=instance,
-            asset_selection=selection,
-            tags=tags,
-            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}, **(run_config or {})},
-            raise_on_error=False,
-            **kwargs,
-        )
+        try:
+            result = job.execute_in_process(
+                instance=instance,
+                asset_selection=selection,
+                tags=tags,
+                run_config={
+                    "loggers": {"console": {"config": {"log_level": log_level}}},
+                    **(run_config or {}),
+                },
+                raise_on_error=False,
+                **kwargs,
+            )
+        except DATABASE_ERRORS as exc:
+            # Dagster's own run and event storage lives in Postgres: when the server dies the run cannot
+            # even record its failure, so the error surfaces here instead of as a failed step.
+            outcomes.append(
+                RunOutcome(name, span, False, error=database_lost_message(exc), database_lost=True)
+            )
+            continue
         outcome = RunOutcome(name, span, result.success, result.run_id)
         _collect(outcome, result)
         outcomes.append(outcome)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -211,3 +212,35 @@ def test_two_cleanup_runs_that_bypass_the_queue_keep_each_others_rows(
     assert len(moved) == 3 and moved["path"].is_unique  # each file moved once, by one of the runs
     second = rows[rows["run_id"] != moved["run_id"].iloc[0]]
     assert set(second["action"]) == {"refuse"}  # the other found them gone
+
+
+def test_postgres_lost_mid_run_gives_a_summary_not_a_traceback(tmp_path: Path) -> None:
+    """Kill the embedded server once the first partition is written: `symphony run` ends with a line per
+    codebase saying what happened and what to do, keeps the Parquet, and prints no traceback."""
+    repo = GitRepo(tmp_path / "repo")
+    for n in range(600):
+        repo.write(f"pkg/mod_{n}.py", f"import pkg.mod_{(n + 1) % 600}\nPORT = {5000 + n}\n" + "x = 1\n" * 40)
+    repo.commit("many modules")
+    home = Path(tempfile.mkdtemp(prefix="symphony-lost-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SYMPHONY_", "DAGSTER_HOME"))}
+    env["SYMPHONY_HOME"] = str(home)
+    try:
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "symphony"), "run"], cwd=repo.root, env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and not list((home / "warehouse").rglob("*.parquet")):
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.1)
+        pid = int((home / "pg" / "postmaster.pid").read_text().split()[0])
+        os.kill(pid, signal.SIGQUIT)  # PostgreSQL's immediate shutdown: every session dropped at once
+        out, err = proc.communicate(timeout=300)
+    finally:
+        _symphony(home, "pg", "stop")
+    assert proc.returncode == 1, (out, err)
+    assert "PostgreSQL became unreachable during the run" in out, (out, err)
+    assert "rerun the same `symphony run`" in out
+    assert "Traceback" not in out + err, err[-3000:]
+    assert list((home / "warehouse").rglob("*.parquet"))
+    shutil.rmtree(home, ignore_errors=True)
