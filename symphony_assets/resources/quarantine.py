@@ -813,6 +813,7 @@ class CleanupExecutor:
                 if err:
                     return "planned", f"could not restage yet: {err}"
             self.audit.mark_reverted(row.run_id, row.path)
+            self.audit.hold(row.path, row.run_id, f"restored from cleanup run {row.run_id}")
             return "done", "restore completed by reconcile"
         if part.exists():
             part.unlink()
@@ -898,8 +899,8 @@ class CleanupExecutor:
         # which reconcile completes. The other order could leave the quarantine row 'done' for a file
         # that is back in place (and may be quarantined again by a later run).
         self.audit.mark_reverted(run_id, row.path)
-        self.audit.mark(rid, "done")
         self.audit.hold(row.path, run_id, f"restored from cleanup run {run_id}")
+        self.audit.mark(rid, "done")
         self._step("restore_done")
         return self._result(act, RESTORE, "done", "restored", run_id)
 
