@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 
-from symphony_assets.config import ConfigError, load_config, symphony_home, warehouse_root
+from symphony_assets.config import ConfigError, config_path, load_config, symphony_home, warehouse_root
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -93,24 +93,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    from symphony_assets.runner import PROJECT_ROOT, prepare_environment
+    from symphony_assets.runner import prepare_environment
 
     prepare_environment()
-    argv = [
-        "dagster",
-        "dev",
-        "-h",
-        args.host,
-        "-p",
-        str(args.port),
-        "-w",
-        str(PROJECT_ROOT / "workspace.yaml"),
-    ]
+    # The module, not the project's workspace.yaml, and no change of directory: the code server then
+    # finds symphony.yaml (and, with none, the default codebase) exactly where `symphony run` does, and
+    # an installed wheel works outside the checkout.
+    argv = ["dagster", "dev", "-h", args.host, "-p", str(args.port), "-m", "symphony_assets.definitions"]
+    found = config_path()
+    if found is not None:
+        os.environ["SYMPHONY_CONFIG"] = str(found.absolute())
     _out(f"Dagster UI on http://{args.host}:{args.port} (instance in {os.environ['DAGSTER_HOME']})")
     # Default signal handling, so SIGTERM and Ctrl-C stop the webserver and daemon cleanly.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    os.chdir(PROJECT_ROOT)
     bindir = os.path.dirname(sys.executable)
     os.execve(os.path.join(bindir, "dagster"), argv, os.environ.copy())
 

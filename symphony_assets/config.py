@@ -42,7 +42,46 @@ DEFAULT_SKIP_DIRS: tuple[str, ...] = (
 
 
 class ConfigError(ValueError):
-    """The configuration file is missing something or says something impossible."""
+    """The configuration file is missing something or says something impossible.
+
+    ``str()`` gives ``file:line: reason`` when the place is known, so the sensor tick, the asset check and
+    ``symphony run`` all show the same one-line message.
+    """
+
+    def __init__(self, reason: str, path: Path | None = None, line: int | None = None) -> None:
+        self.reason, self.path, self.line = reason, path, line
+        where = f"{path}:{line}: " if path is not None and line else f"{path}: " if path is not None else ""
+        super().__init__(where + reason)
+
+
+#: The per-domain options a codebase may set, with their types. An unknown key is an error that names
+#: it, so a typo never silently falls back to a default.
+_LIST, _STR, _INT, _BOOL, _DICT, _NUM = list, str, int, bool, dict, (int, float)
+DOMAIN_OPTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "imports": {"source_roots": _LIST, "external_names": _LIST, "use_installed_names": _BOOL},
+    "ports": {"components": _DICT},
+    "code": {"max_complexity_bytes": _INT},
+    "gpu": {"hosts": _LIST},
+    "tracker": {"sources": _LIST, "source_assets": _DICT, "github_repo": _STR},
+    "cleanup": {
+        **{name: _LIST for name in ("critical_dirs", "protected_patterns", "temp_patterns",
+                                    "automation_registry_files")},
+        **{f"extra_{name}": _LIST for name in ("critical_dirs", "protected_patterns", "temp_patterns",
+                                               "automation_registry_files")},
+        "untracked_min_age_days": _INT,
+        "tracked_min_age_days": _INT,
+        "tracked_max_references": _INT,
+        "quarantine_dir": _STR,
+        "stale_process_patterns": _LIST,
+        "stale_process_hours": _NUM,
+        "stale_file_hours": _NUM,
+        "temp_dirs": _LIST,
+        "weekly_execute": _BOOL,
+        "expired_execute": _BOOL,
+    },
+}  # fmt: skip
+_CODEBASE_KEYS = {"name": _STR, "path": _STR, "machine": _STR, "branch": _STR, "exclude": _LIST,
+                  "skip_dirs": _LIST}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -105,47 +144,141 @@ def _git_toplevel(start: Path) -> Path:
 
 
 def load_config(path: Path | None = None) -> SymphonyConfig:
-    """Load ``symphony.yaml``; with none, the repository we run from is the one codebase."""
+    """Load ``symphony.yaml``; with none, the repository we run from is the one codebase.
+
+    Every problem (unreadable file, YAML syntax, a wrong type, an unknown key, a bad date) is a
+    :class:`ConfigError` naming the file and, where it has one, the line.
+    """
     path = path or config_path()
     if path is None:
         root = _git_toplevel(Path.cwd())
         return SymphonyConfig(codebases=(Codebase(name=_safe_name(root.name), path=root),))
     if not path.exists():
         raise ConfigError(f"{CONFIG_ENV} points at {path}, which does not exist")
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        text = path.read_text(encoding="utf-8")
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        raw = yaml.load(text, Loader=_ConfigLoader) or {}
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        if exc.context_mark is not None and (mark is None or mark.index >= len(text.rstrip())):
+            mark = exc.context_mark  # "unexpected end of file": point at what was left open instead
+        reason = f"not valid YAML: {exc.problem or exc}" + (f" ({exc.context})" if exc.context else "")
+        raise ConfigError(reason, path, mark.line + 1 if mark else None) from exc
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read it: {exc}", path) from exc
+    lines = _Lines(path, node)
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
+        raise lines.error("expected a mapping at the top level")
+    unknown_top = sorted(set(raw) - {"codebases", "start_date"})
+    if unknown_top:
+        raise lines.error(f"unknown key {unknown_top[0]!r} (known: codebases, start_date)", unknown_top[0])
     entries = raw.get("codebases") or []
     if not isinstance(entries, list) or not entries:
-        raise ConfigError(f"{path}: 'codebases' must be a non-empty list")
-    codebases = []
-    for i, entry in enumerate(entries):
-        if not isinstance(entry, dict) or "name" not in entry or "path" not in entry:
-            raise ConfigError(f"{path}: codebase #{i + 1} needs at least 'name' and 'path'")
-        name = str(entry["name"])
-        if name != _safe_name(name):
-            raise ConfigError(f"{path}: codebase name {name!r} may hold only letters, digits, '-', '_', '.'")
-        cb_path = Path(os.path.expanduser(str(entry["path"])))
-        if not cb_path.is_absolute():
-            cb_path = (path.parent / cb_path).absolute()
-        known = {"name", "path", "machine", "branch", "exclude", "skip_dirs"}
-        codebases.append(
-            Codebase(
-                name=name,
-                path=cb_path,
-                machine=str(entry.get("machine") or "local"),
-                branch=entry.get("branch"),
-                exclude=tuple(entry.get("exclude") or ()),
-                skip_dirs=tuple(entry.get("skip_dirs") or DEFAULT_SKIP_DIRS),
-                options={k: v for k, v in entry.items() if k not in known},
-            )
-        )
+        raise lines.error("'codebases' must be a non-empty list", "codebases")
+    codebases = [_codebase(entry, i, path, lines) for i, entry in enumerate(entries)]
     names = [cb.name for cb in codebases]
     if len(set(names)) != len(names):
-        raise ConfigError(f"{path}: codebase names must be unique, got {names}")
+        raise lines.error(f"codebase names must be unique, got {names}", "codebases")
     start = str(raw.get("start_date") or DEFAULT_START_DATE)
-    date.fromisoformat(start)
+    try:
+        date.fromisoformat(start)
+    except ValueError as exc:
+        raise lines.error(f"start_date {start!r} is not a date (YYYY-MM-DD)", "start_date") from exc
     return SymphonyConfig(codebases=tuple(codebases), start_date=start, source=path)
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """SafeLoader that leaves dates as text, so a bad ``start_date`` is our error with its line, not
+    PyYAML's ``ValueError`` from deep inside its timestamp constructor."""
+
+
+_ConfigLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+class _Lines:
+    """Line numbers of the top-level keys and of each codebase entry, from the composed YAML."""
+
+    def __init__(self, path: Path, node: yaml.Node | None) -> None:
+        self.path = path
+        self.keys: dict[str, int] = {}
+        self.entries: list[dict[str, int]] = []
+        if not isinstance(node, yaml.MappingNode):
+            return
+        for key, value in node.value:
+            self.keys[str(key.value)] = key.start_mark.line + 1
+            if key.value == "codebases" and isinstance(value, yaml.SequenceNode):
+                for item in value.value:
+                    where = {"": item.start_mark.line + 1}
+                    if isinstance(item, yaml.MappingNode):
+                        where |= {str(k.value): k.start_mark.line + 1 for k, _ in item.value}
+                    self.entries.append(where)
+
+    def error(self, reason: str, key: str | None = None, entry: int | None = None) -> ConfigError:
+        if entry is not None and entry < len(self.entries):
+            where = self.entries[entry]
+            return ConfigError(reason, self.path, where.get(key or "", where[""]))
+        return ConfigError(reason, self.path, self.keys.get(key or ""))
+
+
+def _codebase(entry: Any, i: int, path: Path, lines: _Lines) -> Codebase:
+    if not isinstance(entry, dict) or "name" not in entry or "path" not in entry:
+        raise lines.error(f"codebase #{i + 1} needs at least 'name' and 'path'", entry=i)
+    name = str(entry["name"])
+    if name != _safe_name(name):
+        raise lines.error(f"codebase name {name!r} may hold only letters, digits, '-', '_', '.'", "name", i)
+    for key, value in entry.items():
+        key = str(key)
+        if key in _CODEBASE_KEYS:
+            _check_type(lines, i, key, value, _CODEBASE_KEYS[key], f"codebase {name!r}: {key!r}")
+            continue
+        if key not in DOMAIN_OPTIONS:
+            known = ", ".join(sorted([*_CODEBASE_KEYS, *DOMAIN_OPTIONS]))
+            raise lines.error(f"codebase {name!r}: unknown key {key!r} (known: {known})", key, i)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            raise lines.error(f"codebase {name!r}: {key!r} must be a mapping of options", key, i)
+        for option, option_value in value.items():
+            allowed = DOMAIN_OPTIONS[key].get(str(option))
+            if allowed is None:
+                known = ", ".join(sorted(DOMAIN_OPTIONS[key]))
+                raise lines.error(
+                    f"codebase {name!r}: unknown {key} option {option!r} (known: {known})", key, i
+                )
+            _check_type(lines, i, key, option_value, allowed, f"codebase {name!r}: {key}.{option}")
+    cb_path = Path(os.path.expanduser(str(entry["path"])))
+    if not cb_path.is_absolute():
+        cb_path = (path.parent / cb_path).absolute()
+    return Codebase(
+        name=name,
+        path=cb_path,
+        machine=str(entry.get("machine") or "local"),
+        branch=entry.get("branch"),
+        exclude=tuple(entry.get("exclude") or ()),
+        skip_dirs=tuple(entry.get("skip_dirs") or DEFAULT_SKIP_DIRS),
+        options={k: v for k, v in entry.items() if k in DOMAIN_OPTIONS},
+    )
+
+
+def _check_type(
+    lines: _Lines, i: int, key: str, value: Any, allowed: type | tuple[type, ...], what: str
+) -> None:
+    if value is None:
+        return
+    types = allowed if isinstance(allowed, tuple) else (allowed,)
+    if isinstance(value, bool) and bool not in types:
+        ok = False
+    else:
+        ok = isinstance(value, types)
+    if not ok:
+        names = {"str": "text", "int": "whole number", "float": "number", "bool": "true/false"}
+        names["dict"] = "mapping"
+        wanted = " or ".join(dict.fromkeys(names.get(t.__name__, t.__name__) for t in types))
+        raise lines.error(f"{what} must be {wanted}, not {value!r}", key, i)
 
 
 def _safe_name(name: str) -> str:

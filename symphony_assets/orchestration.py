@@ -9,6 +9,7 @@ import json
 import logging
 import os
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 import dagster as dg
 import requests
@@ -50,29 +51,53 @@ gpu_hour_job = dg.define_asset_job(
 )
 
 
-def sync_codebases(instance: dg.DagsterInstance) -> tuple[list[str], list[str]]:
-    """Make the dynamic ``codebase`` and ``host`` partitions match ``symphony.yaml``."""
+@dataclass(frozen=True)
+class SyncResult:
+    added: list[str]
+    retired: list[str]
+    names: list[str]
+
+
+def sync_codebases(instance: dg.DagsterInstance) -> SyncResult:
+    """Make the dynamic ``codebase`` and ``host`` partitions match ``symphony.yaml``.
+
+    A codebase no longer configured is retired: its partition key leaves the dynamic partitions, so no
+    schedule launches it again, while every materialisation it had stays in storage (and in the warehouse).
+    """
     config = load_config()
-    added = []
+    added: list[str] = []
+    retired: list[str] = []
     for dim, wanted in ((CODEBASE, config.names), (HOST, sorted({c.machine for c in config.codebases}))):
         have = set(instance.get_dynamic_partitions(dim))
         new = [name for name in wanted if name not in have]
         if new:
             instance.add_dynamic_partitions(dim, new)
             added += [f"{dim}:{n}" for n in new]
-    return added, config.names
+        if dim == CODEBASE:
+            for gone in sorted(have - set(wanted)):
+                instance.delete_dynamic_partition(dim, gone)
+                retired.append(gone)
+    return SyncResult(added, retired, config.names)
 
 
 @dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
 def codebase_sync_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
-    """Adds a partition for every codebase (and machine) in ``symphony.yaml`` as soon as it appears."""
+    """Adds a partition for every codebase (and machine) in ``symphony.yaml`` as soon as it appears, and
+    retires the partitions of codebases removed from it. An invalid file fails the tick with its line."""
     try:
-        added, names = sync_codebases(context.instance)
+        result = sync_codebases(context.instance)
     except ConfigError as exc:
-        return dg.SkipReason(f"symphony.yaml is invalid: {exc}")
-    if added:
-        context.log.info(f"added partitions: {', '.join(added)}")
-    return dg.SkipReason(f"{len(names)} codebases in sync" + (f"; added {', '.join(added)}" if added else ""))
+        raise dg.Failure(description=f"symphony.yaml is invalid: {exc}") from exc
+    notes = [f"{len(result.names)} codebases in sync"]
+    if result.added:
+        notes.append(f"added {', '.join(result.added)}")
+    if result.retired:
+        notes.append(
+            f"retired {', '.join(result.retired)} (removed from symphony.yaml; no longer scheduled, "
+            "their materialisations stay in storage)"
+        )
+    context.log.info("; ".join(notes))
+    return dg.SkipReason("; ".join(notes))
 
 
 @dg.schedule(

@@ -33,6 +33,8 @@ from symphony_assets.resources.postgres import (
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+#: The instance configuration, shipped inside the package (the project root's dagster.yaml links to it).
+INSTANCE_YAML = Path(__file__).resolve().parent / "dagster.yaml"
 
 
 def prepare_environment(start_postgres: bool = True) -> PostgresUrls:
@@ -44,7 +46,7 @@ def prepare_environment(start_postgres: bool = True) -> PostgresUrls:
         # We manage this instance: our dagster.yaml, storage in Postgres.
         dagster_home = home / "dagster"
         dagster_home.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(PROJECT_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
+        shutil.copyfile(INSTANCE_YAML, dagster_home / "dagster.yaml")
         os.environ["DAGSTER_HOME"] = str(dagster_home)
     urls = resolve_urls(start=start_postgres)
     os.environ.setdefault(DAGSTER_URL_ENV, urls.dagster)

@@ -22,13 +22,15 @@ HOUR = "hour"
 
 
 def _start_date() -> str:
+    """Never raises: a broken config must not take the code location down (the sync sensor's tick, the
+    config check and `symphony run` report it), so anything unusable falls back to the default."""
     env = os.environ.get("SYMPHONY_START_DATE")
-    if env:
-        return env
     try:
+        if env:
+            return dt.date.fromisoformat(env).isoformat()
         return load_config().start_date
-    except (ConfigError, OSError):
-        return DEFAULT_START_DATE  # a broken config is reported by the sync sensor and `symphony run`
+    except (ConfigError, OSError, ValueError):
+        return DEFAULT_START_DATE
 
 
 START_DATE = _start_date()

@@ -40,7 +40,7 @@ DAGSTER_URL_ENV = "SYMPHONY_DAGSTER_PG_URL"
 SCHEMA = "symphony"
 DATA_DB = "symphony"
 DAGSTER_DB = "dagster"
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "sql"
+MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "sql"  # package data, so wheels carry it
 _MIGRATION_NAME = re.compile(r"^V(\d{3})__([a-z0-9_]+)\.sql$")
 
 

@@ -1,0 +1,1 @@
+symphony_assets/sql
