@@ -38,8 +38,11 @@ def _leftover_processes() -> list[psutil.Process]:
         if proc.pid == me:
             continue
         try:
-            if proc.environ().get(SESSION_MARK) == mark and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc)
+            if proc.environ().get(SESSION_MARK) != mark or proc.status() == psutil.STATUS_ZOMBIE:
+                continue
+            if "multiprocessing.resource_tracker" in " ".join(proc.cmdline()):
+                continue  # Python's own helper of this very process; it ends with the interpreter
+            found.append(proc)
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
     return found

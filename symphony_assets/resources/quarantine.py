@@ -397,6 +397,7 @@ def _open_dir_nofollow(root: str, relative_dir: str, create: bool) -> int:
     """
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
     fd = os.open(root, flags)
+    handed_over = False
     try:
         for part in Path(relative_dir).parts:
             if part in ("", "."):
@@ -414,10 +415,11 @@ def _open_dir_nofollow(root: str, relative_dir: str, create: bool) -> int:
                 raise
             os.close(fd)
             fd = child
+        handed_over = True
         return fd
-    except BaseException:
-        os.close(fd)
-        raise
+    finally:
+        if not handed_over:
+            os.close(fd)
 
 
 def move_into_root(src: Path, root: str, relative: str) -> None:
