@@ -9,7 +9,8 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 
-from symphony_assets.config import ConfigError, load_config, symphony_home, warehouse_root
+from symphony_assets.config import ConfigError, load_config, symphony_home
+from symphony_assets.status import register as status_commands
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -26,7 +27,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from symphony_assets.defs.snapshots import utc_today
+    from symphony_assets.progress import Progress, display_for
     from symphony_assets.runner import prepare_environment, run_dry_reconcile, run_gpu_hour, run_snapshots
+    from symphony_assets.summary import report_run
 
     try:
         config = load_config()
@@ -45,13 +48,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         _err(f"unknown codebase(s) {unknown}; configured: {config.names}")
         return 2
     urls = prepare_environment()
-    _out(f"Postgres: {'embedded at ' + str(symphony_home() / 'pg') if urls.embedded else 'external'}")
-    failed = 0
+    if not (args.quiet or args.json):
+        _out(f"Postgres: {'embedded at ' + str(symphony_home() / 'pg') if urls.embedded else 'external'}")
     snapshot_assets = [a for a in args.asset or [] if a not in ("gpu_utilisation", "tracker_issues")]
-    with dg.DagsterInstance.get() as instance:
+    display = display_for("quiet" if args.quiet else args.progress)
+    with dg.DagsterInstance.get() as instance, Progress(instance, names, first, last, display) as progress:
         outcomes = []
         if snapshot_assets or not args.asset:
-            outcomes += run_snapshots(instance, names, first, last, assets=snapshot_assets or None)
+            outcomes += run_snapshots(
+                instance, names, first, last, assets=snapshot_assets or None, on_run=progress.watch
+            )
         if last == today and (not args.asset or "tracker_issues" in args.asset):
             outcomes += run_dry_reconcile(instance, names, today)
         if last == today and (not args.asset or "gpu_utilisation" in args.asset):
@@ -60,19 +66,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             machine = os.environ.get("SYMPHONY_MACHINE") or (labels[0] if len(labels) == 1 else "local")
             os.environ["SYMPHONY_MACHINE"] = machine
             outcomes += run_gpu_hour(instance, [machine], datetime.now(UTC))
-    for outcome in outcomes:
-        status = "ok" if outcome.success else "FAILED"
-        _out(f"{outcome.codebase} {outcome.partitions}: {status} (run {outcome.run_id})")
-        for asset, rows in sorted(outcome.rows.items()):
-            _out(f"    {asset:<24} {rows:>8} rows")
-        for note in outcome.notes:
-            _out(f"    note: {note}")
-        if outcome.error:
-            failed += 1
-            _out(f"    error: {outcome.error}")
-    _out(f"Parquet:  {warehouse_root()}")
-    _out("Postgres: schema 'symphony' (`symphony pg url` prints the URL); UI: `symphony ui`")
-    return 1 if failed else 0
+    return report_run(args, outcomes, progress.runs, names, first, last)
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -123,6 +117,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--to", dest="to_date", help="last day of a range")
     run.add_argument("--codebase", action="append", help="only this codebase (repeatable)")
     run.add_argument("--asset", action="append", help="only this asset (repeatable)")
+    run.add_argument("--quiet", action="store_true", help="no progress and no summary; errors only")
+    run.add_argument("--json", action="store_true", help="print outcomes and findings as one JSON document")
+    run.add_argument(
+        "--progress",
+        choices=["auto", "live", "plain"],
+        default="auto",
+        help="progress on stderr: a live line per codebase (terminal), plain lines (pipe), auto-detected",
+    )
     run.set_defaults(handler=cmd_run)
 
     ui = sub.add_parser("ui", help="the Dagster webserver and daemon on the same instance")
@@ -183,6 +185,7 @@ def cleanup_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 EXTRA_COMMANDS.append(cleanup_command)
+EXTRA_COMMANDS.append(status_commands)  # `symphony status`, `symphony logs`
 
 
 def main(argv: Sequence[str] | None = None) -> int:
