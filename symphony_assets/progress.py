@@ -49,7 +49,8 @@ class StepProgress:
     key: str
     index: int
     state: str = "running"  # running, retrying, done, failed
-    days: set[str] = field(default_factory=set)
+    days: set[str] = field(default_factory=set)  # days computed (log lines) or written
+    written: set[str] = field(default_factory=set)  # days whose materialisation event arrived
     blobs: dict[str, tuple[int, int]] = field(default_factory=dict)  # per asset: (analysed, reused)
 
 
@@ -84,7 +85,7 @@ class RunProgress:
             if step_key not in self.steps or kind == "STEP_START":
                 self.steps[step_key] = StepProgress(step_key, len(self.steps) + 1)
             step = self.steps[step_key]
-            step.state, step.days = "running", set()
+            step.state, step.days, step.written = "running", set(), set()
             self.current = step_key
             what = "started" if kind == "STEP_START" else "restarted"
             return [f"{step_key} {what} (step {step.index}/{self.steps_total or '?'})"]
@@ -118,6 +119,7 @@ class RunProgress:
         if mat.partition:
             day = str(mat.partition).rpartition("|")[2]
             step.days.add(day)
+            step.written.add(day)
         analysed, reused = mat.metadata.get("run_blobs_analysed"), mat.metadata.get("run_blobs_reused")
         if analysed is not None and reused is not None:
             # Every asset of a multi-asset step carries the same run totals: count them once per step.
@@ -177,6 +179,8 @@ class RunProgress:
         if self.state == "running":
             step = self.steps.get(self.current or "")
             what = f"{self.current} ({step.state})" if step and step.state != "running" else self.current
+            if step and step.state == "running" and len(step.days) >= self.days_total > len(step.written):
+                what = f"{self.current} (writing Parquet, Postgres)"  # every day computed, IO manager at work
             head = f"{what or 'starting'}"
         else:
             head = {"done": "done", "failed": f"FAILED in {self.current}", "canceled": "canceled"}[self.state]
@@ -274,12 +278,15 @@ class LiveDisplay:
     def _render(self) -> Any:
         now = time.time()
         with self._lock:  # the poller thread changes these runs; rich renders from its own thread
-            return self._text("\n".join(run.line(now, self._width) for run in self._runs))
+            text = "\n".join(run.line(now, self._width) for run in self._runs)
+        return self._text(text, no_wrap=True, overflow="ellipsis")
 
     def update(self, runs: Sequence[RunProgress], run: RunProgress, changes: Sequence[str]) -> None:
         return None  # the Live thread re-renders from the shared state on its own
 
     def close(self, runs: Sequence[RunProgress]) -> None:
+        if not any(run.run_id for run in runs):
+            self.live.transient = True  # no snapshot run happened: leave no "waiting" line behind
         self.live.refresh()
         self.live.stop()
 

@@ -249,10 +249,12 @@ def render(status: Status) -> list[str]:
         lines.append("  (no codebase configured and nothing in the warehouse)")
     for label in labels:
         assets = wh["newest"].get(label, {})
+        runs = [r for r in status.runs if r["codebase"] == label]
+        last = f"; last run {_run_words(runs[0])}" if runs else ""
         if not assets:
-            lines.append(f"  {label}: nothing materialised yet")
+            lines.append(f"  {label}: nothing materialised yet{last}")
             continue
-        lines.append(f"  {label}:")
+        lines.append(f"  {label}{last}:" if last else f"  {label}:")
         width = max(len(a) for a in assets)
         for asset, when in sorted(assets.items()):
             lines.append(f"    {asset:<{width}}  {when}")
@@ -262,23 +264,26 @@ def render(status: Status) -> list[str]:
         for run in status.runs:
             took = fmt_duration(run["duration_s"]) if run["duration_s"] is not None else "-"
             lines.append(
-                f"  {run['started']}  {run['status']:<9} {took:>7}  {run['job']:<14} "
-                f"{run['codebase']:<12} {run['partitions']:<24} {run['run_id']}"
+                f"  {run['run_id'][:8]}  {run['started']}  {run['status']:<9} {took:>7}  {run['job']:<13} "
+                f"{run['partitions']}"
             )
         lines.append("")
         if status.failing_checks:
             lines.append("Failing checks:")
+            width = max(len(c["check"]) for c in status.failing_checks)
             for chk in status.failing_checks:
                 lines.append(
-                    f"  {chk['check']}  {chk['partition'] or chk['codebase']}  {chk['severity']}"
-                    f"  (run {chk['run_id']}, {chk['when']})"
+                    f"  {chk['check']:<{width}}  {chk['partition'] or chk['codebase']}  {chk['severity']:<5}"
+                    f"  run {chk['run_id'][:8]} at {chk['when']}"
                 )
         else:
             lines.append("Failing checks: none")
         lines.append("")
         inst = status.instigators
-        daemon = "running" if inst["daemon_running"] else "not running (start it with `symphony ui`)"
-        lines.append(f"Sensors and schedules (daemon {daemon}):")
+        daemon = (
+            "running" if inst["daemon_running"] else "not running, nothing ticks (`symphony ui` starts it)"
+        )
+        lines.append(f"Sensors and schedules, daemon {daemon}:")
         for item in inst["items"]:
             state = "running" if item["running"] else ("on, not ticking" if item["on"] else "off")
             lines.append(f"  {item['kind']:<8}  {item['name']:<28}  {state}")
@@ -286,6 +291,11 @@ def render(status: Status) -> list[str]:
         lines.append("")
         lines += [f"! {p}" for p in status.problems]
     return lines
+
+
+def _run_words(run: dict[str, Any]) -> str:
+    took = f" in {fmt_duration(run['duration_s'])}" if run["duration_s"] is not None else ""
+    return f"{run['status']}{took} at {run['started']} ({run['job']}, run {run['run_id'][:8]})"
 
 
 def _size(n: float) -> str:
@@ -379,6 +389,12 @@ def cmd_logs(args: argparse.Namespace) -> int:
         sys.stderr.write("symphony: give a RUN_ID or --last-failed\n")
         return 2
     prepare_environment(start_postgres=False)
+    pg = postgres_state()
+    if pg["state"] != "running":
+        sys.stderr.write(
+            f"symphony: Postgres is {pg['state']} ({pg.get('error', '')}); run logs live there\n"
+        )
+        return 2
     with dg.DagsterInstance.get() as instance:
         run = _find_run(instance, args.run_id, args.last_failed)
         if run is None:

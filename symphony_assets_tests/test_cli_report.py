@@ -36,10 +36,12 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _cli_pipe(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def _cli_pipe(
+    *args: str, timeout: float = 600, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "symphony_assets.cli", *args],
-        env=_env(),
+        env={**_env(), **(env or {})},
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
@@ -225,9 +227,12 @@ def test_status_shows_a_failed_run_and_logs_prints_its_events(
     assert status.returncode == 0, status.stderr
     text = status.stdout
     assert re.search(r"Postgres: running \(external", text), text
-    assert re.search(r"solo-status:\n\s+file_inventory\s+2024-06-01", text), text
-    run_line = next(line for line in text.splitlines() if run_id in line)
-    assert "FAILURE" in run_line and "tracker_job" in run_line and "solo-status" in run_line
+    assert re.search(r"solo-status; last run .*:\n\s+file_inventory\s+2024-06-01", text), text
+    assert re.search(
+        rf"solo-status; last run FAILURE in [\d:]+ at .* \(tracker_job, run {run_id[:8]}\):", text
+    )
+    run_line = next(line for line in text.splitlines() if line.startswith(f"  {run_id[:8]}"))
+    assert "FAILURE" in run_line and "tracker_job" in run_line and "solo-status|" in run_line
     assert re.search(r"sensor\s+codebase_sync_sensor\s+on, not ticking", text), text
     assert "daemon not running" in text
     assert re.search(r"Warehouse: .*: \d+ Parquet files, [\d.]+ (B|KB|MB)", text), text
@@ -245,3 +250,12 @@ def test_status_shows_a_failed_run_and_logs_prints_its_events(
     assert "todo_list has no partition for this day" in logs.stdout
     assert "STEP_FAILURE" in _cli_pipe("logs", run_id[:8]).stdout  # a prefix is enough
     assert _cli_pipe("logs", "no-such-run").returncode == 2
+
+    # Postgres gone: status still shows the warehouse, says what is missing, and exits 1.
+    dead = {"SYMPHONY_POSTGRES_URL": f"postgresql://postgres@/symphony?host={tmp_path / 'no-server'}"}
+    down = _cli_pipe("status", env=dead)
+    assert down.returncode == 1
+    assert down.stdout.startswith("Postgres: unreachable (external")
+    assert re.search(r"solo-status:\n\s+file_inventory\s+2024-06-01", down.stdout), down.stdout
+    assert "! Postgres is unreachable: runs and checks unknown" in down.stdout
+    assert _cli_pipe("logs", "--last-failed", env=dead).returncode == 2
