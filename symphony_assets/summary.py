@@ -250,6 +250,8 @@ def summarise(
 ) -> list[CodebaseFindings]:
     """Per codebase: the newest day in full, the earlier days of the range that brought something new."""
     chosen = [a for a in FINDING_ASSETS if not assets or a in assets]
+    if not chosen:
+        return []  # only non-finding assets were asked for (file_inventory, import_graph, ...)
     reader = _Reader(warehouse or Warehouse())
     out = []
     for name in codebases:
