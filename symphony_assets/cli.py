@@ -8,8 +8,10 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
+from typing import Any
 
-from symphony_assets.config import ConfigError, config_path, load_config, symphony_home, warehouse_root
+from symphony_assets.config import ConfigError, config_path, load_config, symphony_home
+from symphony_assets.status import register as status_commands
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -26,6 +28,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from symphony_assets.defs.snapshots import utc_today
+    from symphony_assets.progress import Progress, display_for
     from symphony_assets.runner import (
         DATABASE_ERRORS,
         RunOutcome,
@@ -35,6 +38,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         run_gpu_hour,
         run_snapshots,
     )
+    from symphony_assets.summary import report_run
 
     try:
         config = load_config()
@@ -57,14 +61,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     except DATABASE_ERRORS as exc:
         _err(f"PostgreSQL is not reachable: {exc}")
         return 1
-    _out(f"Postgres: {'embedded at ' + str(symphony_home() / 'pg') if urls.embedded else 'external'}")
-    failed = 0
+    if not (args.quiet or args.json):
+        _out(f"Postgres: {'embedded at ' + str(symphony_home() / 'pg') if urls.embedded else 'external'}")
     snapshot_assets = [a for a in args.asset or [] if a not in ("gpu_utilisation", "tracker_issues")]
+    display = display_for("quiet" if args.quiet else args.progress)
     outcomes: list[RunOutcome] = []
+    runs: list[Any] = []
     try:
-        with dg.DagsterInstance.get() as instance:
+        with (
+            dg.DagsterInstance.get() as instance,
+            Progress(instance, names, first, last, display) as progress,
+        ):
+            runs = progress.runs
             if snapshot_assets or not args.asset:
-                outcomes += run_snapshots(instance, names, first, last, assets=snapshot_assets or None)
+                outcomes += run_snapshots(
+                    instance, names, first, last, assets=snapshot_assets or None, on_run=progress.watch
+                )
             lost = any(o.database_lost for o in outcomes)
             if not lost and last == today and (not args.asset or "tracker_issues" in args.asset):
                 outcomes += run_dry_reconcile(instance, names, today)
@@ -77,19 +89,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except DATABASE_ERRORS as exc:
         # Lost outside a codebase's run (the instance itself, the tracker or GPU runs): say so, keep what ran.
         outcomes.append(RunOutcome("(all)", "", False, error=database_lost_message(exc), database_lost=True))
-    for outcome in outcomes:
-        status = "ok" if outcome.success else "FAILED"
-        _out(f"{outcome.codebase} {outcome.partitions}: {status} (run {outcome.run_id})")
-        for asset, rows in sorted(outcome.rows.items()):
-            _out(f"    {asset:<24} {rows:>8} rows")
-        for note in outcome.notes:
-            _out(f"    note: {note}")
-        if outcome.error:
-            failed += 1
-            _out(f"    error: {outcome.error}")
-    _out(f"Parquet:  {warehouse_root()}")
-    _out("Postgres: schema 'symphony' (`symphony pg url` prints the URL); UI: `symphony ui`")
-    return 1 if failed else 0
+    if any(o.database_lost for o in outcomes):
+        runs = []  # no findings summary of a run cut short: its lines say what happened and what to do
+    return report_run(args, outcomes, runs, names, first, last)
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -147,6 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--to", dest="to_date", help="last day of a range")
     run.add_argument("--codebase", action="append", help="only this codebase (repeatable)")
     run.add_argument("--asset", action="append", help="only this asset (repeatable)")
+    run.add_argument("--quiet", action="store_true", help="no progress and no summary; errors only")
+    run.add_argument("--json", action="store_true", help="print outcomes and findings as one JSON document")
+    run.add_argument(
+        "--progress",
+        choices=["auto", "live", "plain"],
+        default="auto",
+        help="progress on stderr: a live line per codebase (terminal), plain lines (pipe), auto-detected",
+    )
     run.set_defaults(handler=cmd_run)
 
     ui = sub.add_parser("ui", help="the Dagster webserver and daemon on the same instance")
@@ -232,6 +242,7 @@ def cleanup_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 EXTRA_COMMANDS.append(cleanup_command)
+EXTRA_COMMANDS.append(status_commands)  # `symphony status`, `symphony logs`
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -160,11 +160,13 @@ def load_config(path: Path | None = None) -> SymphonyConfig:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         raw = yaml.load(text, Loader=_ConfigLoader) or {}
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        if exc.context_mark is not None and (mark is None or mark.index >= len(text.rstrip())):
-            mark = exc.context_mark  # "unexpected end of file": point at what was left open instead
+        content_end = len(text.rstrip())
+        marks = [m for m in (exc.problem_mark, exc.context_mark) if m is not None]
+        inside = [m for m in marks if m.index < content_end]
+        # At the end of the file ("found <stream end>"), point at what was left open, else the last line.
+        line = inside[0].line + 1 if inside else (text[:content_end].count("\n") + 1 if marks else None)
         reason = f"not valid YAML: {exc.problem or exc}" + (f" ({exc.context})" if exc.context else "")
-        raise ConfigError(reason, path, mark.line + 1 if mark else None) from exc
+        raise ConfigError(reason, path, line) from exc
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read it: {exc}", path) from exc
     lines = _Lines(path, node)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -115,8 +116,12 @@ def run_snapshots(
     run_config: dict[str, Any] | None = None,
     definitions: dg.Definitions | None = None,
     log_level: str = "WARNING",
+    on_run: Callable[[str, str], None] | None = None,
 ) -> list[RunOutcome]:
-    """One in-process run per codebase covering ``first..last`` (a single-run backfill for a range)."""
+    """One in-process run per codebase covering ``first..last`` (a single-run backfill for a range).
+
+    ``on_run(codebase, run_id)`` is called just before each run starts (``symphony run`` watches the
+    run's event log with it to show progress)."""
     definitions = definitions or load_definitions()
     sync_codebases(instance)
     job = definitions.resolve_job_def(SNAPSHOT_JOB)
@@ -135,6 +140,9 @@ def run_snapshots(
         else:
             tags[ASSET_PARTITION_RANGE_START_TAG] = start_key
             tags[ASSET_PARTITION_RANGE_END_TAG] = end_key
+        kwargs["run_id"] = str(uuid.uuid4())
+        if on_run is not None:
+            on_run(name, kwargs["run_id"])
         try:
             result = job.execute_in_process(
                 instance=instance,
@@ -151,7 +159,9 @@ def run_snapshots(
             # Dagster's own run and event storage lives in Postgres: when the server dies the run cannot
             # even record its failure, so the error surfaces here instead of as a failed step.
             outcomes.append(
-                RunOutcome(name, span, False, error=database_lost_message(exc), database_lost=True)
+                RunOutcome(
+                    name, span, False, kwargs["run_id"], error=database_lost_message(exc), database_lost=True
+                )
             )
             continue
         outcome = RunOutcome(name, span, result.success, result.run_id)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -111,7 +113,9 @@ def test_dagster_cli_works_from_the_project_root_with_no_symphony_environment(tm
     repo.write("a.py", "x = 1\n")
     repo.commit("c")
     config = _write(tmp_path, f"codebases:\n  - name: demo\n    path: {repo.root}\n")
-    home = tmp_path / "home"
+    home = Path(
+        tempfile.mkdtemp(prefix="symphony-home-")
+    )  # pgserver's user must reach it: not pytest's 0700 tree
     env = _clean_env(SYMPHONY_HOME=str(home), SYMPHONY_CONFIG=str(config))
     try:
         done = subprocess.run(
@@ -123,6 +127,18 @@ def test_dagster_cli_works_from_the_project_root_with_no_symphony_environment(tm
         assert (home / "warehouse" / "file_inventory" / "codebase=demo" / f"date={TODAY}.parquet").exists()
     finally:
         subprocess.run([str(BIN / "symphony"), "pg", "stop"], env=env, check=False, capture_output=True)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def test_dg_check_defs_from_the_project_root(tmp_path: Path) -> None:
+    env = _clean_env(SYMPHONY_HOME=str(tmp_path / "home"), PATH=f"{BIN}:{os.environ['PATH']}")
+    done = subprocess.run(
+        [str(BIN / "dg"), "check", "defs"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+        check=False, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0 and "All definitions loaded successfully" in done.stdout + done.stderr, (
+        done.stdout[-2000:] + done.stderr[-2000:]
+    )
 
 
 def test_ui_keeps_the_users_directory_and_config(
@@ -151,7 +167,7 @@ def test_the_wheel_runs_outside_the_checkout(tmp_path: Path) -> None:
     must come from the package, not from the source tree."""
     wheels = tmp_path / "wheels"
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels),
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels),
          str(PROJECT_ROOT)],
         capture_output=True, text=True, check=False, timeout=300,
     )  # fmt: skip
@@ -173,7 +189,9 @@ def test_the_wheel_runs_outside_the_checkout(tmp_path: Path) -> None:
     repo.write("pkg/a.py", "import pkg.b\n")
     repo.write("pkg/b.py", "import pkg.a\n")
     repo.commit("cycle")
-    home = tmp_path / "home"
+    home = Path(
+        tempfile.mkdtemp(prefix="symphony-home-")
+    )  # pgserver's user must reach it: not pytest's 0700 tree
     env = _clean_env(SYMPHONY_HOME=str(home), PYTHONPATH="", PATH=f"{venv}/bin:{BIN}:{os.environ['PATH']}")
     where = subprocess.run(
         [str(venv / "bin" / "python"), "-c", "import symphony_assets; print(symphony_assets.__file__)"],
@@ -189,3 +207,4 @@ def test_the_wheel_runs_outside_the_checkout(tmp_path: Path) -> None:
         assert list((home / "warehouse" / "import_cycles").rglob("*.parquet"))
     finally:
         subprocess.run([*symphony, "pg", "stop"], env=env, check=False, capture_output=True, timeout=120)
+        shutil.rmtree(home, ignore_errors=True)
