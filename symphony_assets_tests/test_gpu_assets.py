@@ -139,11 +139,36 @@ def test_finished_hour_is_requested_once(db: Database) -> None:
     sampler = NvmlSampler(nvml=fake, host=f"h-{uuid.uuid4().hex[:6]}", clock=lambda: fake.now_us)
     t0 = dt.datetime(2026, 3, 1, 10, 59, 30, tzinfo=dt.UTC)
     cursor, _, _, finished = sample_tick(sampler, db, None, t0)
-    assert finished is None
+    assert finished == []
     cursor, _, _, finished = sample_tick(sampler, db, cursor, t0 + dt.timedelta(seconds=40))
-    assert finished == "2026-03-01-10:00"
+    assert finished == ["2026-03-01-10:00"]
     cursor, _, _, finished = sample_tick(sampler, db, cursor, t0 + dt.timedelta(seconds=80))
-    assert finished is None
+    assert finished == []
+
+
+def test_hours_missed_while_the_daemon_was_down_are_requested(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Down from 10:59 to 15:00: the sampled hours of the gap (10:00, 12:00) and the hour just finished
+    (14:00) are requested, unsampled ones (11:00, 13:00) are not; at most the configured number."""
+    fake = FakeNvml()
+    fake.add_device("GPU-a")
+    host = f"h-{uuid.uuid4().hex[:6]}"
+    sampler = NvmlSampler(nvml=fake, host=host, clock=lambda: fake.now_us)
+    t0 = dt.datetime(2026, 3, 1, 10, 59, 30, tzinfo=dt.UTC)
+    cursor, _, _, _ = sample_tick(sampler, db, None, t0)
+    with db.transaction() as cur:  # samples of the gap, e.g. stored by a sampler that drained NVML's ring
+        for hour in (10, 12):
+            cur.execute(
+                "INSERT INTO symphony.gpu_samples VALUES (%s, 'GPU-a', 'gpu_util', %s, 50)",
+                (host, dt.datetime(2026, 3, 1, hour, 30, tzinfo=dt.UTC)),
+            )
+    later = dt.datetime(2026, 3, 1, 15, 0, 30, tzinfo=dt.UTC)
+    _, _, _, finished = sample_tick(sampler, db, cursor, later)
+    assert finished == ["2026-03-01-10:00", "2026-03-01-12:00", "2026-03-01-14:00"]
+    monkeypatch.setenv("SYMPHONY_GPU_BACKFILL_HOURS", "4")  # 11:00..14:00 only
+    _, _, _, bounded = sample_tick(sampler, db, cursor, later)
+    assert bounded == ["2026-03-01-12:00", "2026-03-01-14:00"]
 
 
 def _materialize(assets, key, pg_url, instance, nvml, config=None):

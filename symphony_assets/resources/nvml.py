@@ -514,6 +514,16 @@ class GpuSampleStore:
     def __init__(self, db: Any) -> None:
         self.db = db
 
+    def hours_with_samples(self, host: str, first: dt.datetime, last: dt.datetime) -> set[dt.datetime]:
+        """Start of each hour in ``[first, last]`` for which ``host`` has any stored sample."""
+        with self.db.transaction() as cur:
+            cur.execute(
+                "SELECT DISTINCT date_trunc('hour', ts) FROM symphony.gpu_samples"
+                " WHERE host = %s AND ts >= %s AND ts < %s + interval '1 hour'",
+                (host, first, last),
+            )
+            return {row[0].astimezone(dt.UTC) for row in cur.fetchall()}
+
     def append(self, batch: SampleBatch, record_status: bool = True) -> StoreResult:
         good = [s for s in batch.samples if 0 <= s.ts_us < _MAX_TS_US]
         procs = [p for p in batch.process_samples if 0 <= p.ts_us < _MAX_TS_US]

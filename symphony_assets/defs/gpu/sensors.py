@@ -22,6 +22,7 @@ end as a ``SkipReason`` (and, for NVML states, a status row, once per hour or ch
 import datetime as dt
 import json
 import logging
+import os
 from typing import Any
 
 import dagster as dg
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 
 SAMPLER_INTERVAL_S = 30
 HOUR_FORMAT = "%Y-%m-%d-%H:%M"
+BACKFILL_ENV = "SYMPHONY_GPU_BACKFILL_HOURS"
+DEFAULT_BACKFILL_HOURS = 48
 
 
 def parse_cursor(text: str | None) -> tuple[SamplerCursor, dict[str, Any]]:
@@ -59,12 +62,22 @@ def dump_cursor(cursor: SamplerCursor, own: dict[str, Any]) -> str:
     return json.dumps({**json.loads(cursor.to_json()), **own}, sort_keys=True)
 
 
+def backfill_hours_limit() -> int:
+    """How many finished hours one tick may request after downtime (``SYMPHONY_GPU_BACKFILL_HOURS``)."""
+    try:
+        return max(1, int(os.environ.get(BACKFILL_ENV, DEFAULT_BACKFILL_HOURS)))
+    except ValueError:
+        return DEFAULT_BACKFILL_HOURS
+
+
 def sample_tick(
     sampler: NvmlSampler, db: Database, cursor_text: str | None, now: dt.datetime
-) -> tuple[str, SampleBatch, StoreResult | None, str | None]:
-    """One tick: read, store, move the cursor. Returns (new cursor, batch, stored, finished hour).
+) -> tuple[str, SampleBatch, StoreResult | None, list[str]]:
+    """One tick: read, store, move the cursor. Returns (new cursor, batch, stored, finished hours).
 
-    ``finished hour`` is the hour (``YYYY-MM-DD-HH:00``) that ended since the last request, if any.
+    ``finished hours`` (``YYYY-MM-DD-HH:00``) are the hours that ended since the last request: the hour
+    just finished always, and, after the daemon was down, each earlier missed hour that has samples (at
+    most :func:`backfill_hours_limit` in all, newest first kept), so no sampled hour is lost.
     Raises DatabaseUnavailable when the samples could not be stored (the cursor must not move).
     """
     cursor, own = parse_cursor(cursor_text)
@@ -79,16 +92,27 @@ def sample_tick(
     own["last_status"] = batch.status
     if record_status:
         own["status_hour"] = this_hour
-    finished = None
+    finished: list[str] = []
     previous = own.get("requested_hour")
     if previous is None:
         own["requested_hour"] = this_hour  # first tick: nothing finished yet
     elif previous != this_hour:
-        finished = (now.replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=1)).strftime(
-            HOUR_FORMAT
-        )
+        finished = _finished_hours(GpuSampleStore(db), sampler.host, previous, now)
         own["requested_hour"] = this_hour
     return dump_cursor(batch.cursor, own), batch, stored, finished
+
+
+def _finished_hours(store: GpuSampleStore, host: str, previous: str, now: dt.datetime) -> list[str]:
+    last = now.replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=1)
+    limit = backfill_hours_limit()
+    try:
+        first = dt.datetime.strptime(previous, HOUR_FORMAT).replace(tzinfo=dt.UTC)
+    except ValueError:
+        first = last
+    first = max(first, last - dt.timedelta(hours=limit - 1))
+    sampled = store.hours_with_samples(host, first, last) if first < last else set()
+    hours = sorted({h for h in sampled if first <= h < last} | {last})
+    return [h.strftime(HOUR_FORMAT) for h in hours]
 
 
 @dg.sensor(
@@ -114,10 +138,15 @@ def gpu_sampler(
     context.update_cursor(new_cursor)
     if batch.status != STATUS_OK:
         return dg.SkipReason(f"{host}: {batch.status}: {batch.message}")
-    requests = []
-    if finished is not None:
-        key = dg.MultiPartitionKey({HOST: host, HOUR: finished})
-        requests.append(dg.RunRequest(run_key=f"gpu_utilisation:{host}:{finished}", partition_key=key))
+    requests = [
+        dg.RunRequest(
+            run_key=f"gpu_utilisation:{host}:{hour}",
+            partition_key=dg.MultiPartitionKey({HOST: host, HOUR: hour}),
+        )
+        for hour in finished
+    ]
+    if len(finished) > 1:
+        context.log.info(f"{host}: after downtime, requesting {len(finished)} hours: {', '.join(finished)}")
     dynamic = []
     if not context.instance.has_dynamic_partition(HOST, host):
         dynamic.append(host_partitions.build_add_request([host]))
