@@ -9,6 +9,7 @@ Parquet stays, and a rerun mirrors it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -36,32 +37,33 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         frames = self._frames_by_partition(context, obj)
         warehouse = self._warehouse()
         written: list[tuple[dict[str, Any], pd.DataFrame]] = []
-        paths = []
+        per_partition: dict[str, dict[str, Any]] = {}
         for key, df in frames.items():
             columns = partition_columns(key) if key else {}
             full = df.assign(**columns)[[*columns, *df.columns]] if columns else df
-            paths.append(warehouse.write(asset, partition_path_keys(columns), full))
+            path = warehouse.write(asset, partition_path_keys(columns), full)
             written.append((columns, df))
-        rows = sum(len(df) for df in frames.values())
-        metadata: dict[str, Any] = {
-            "dagster/row_count": rows,
-            "parquet": paths[0] if len(paths) == 1 else f"{len(paths)} files under {warehouse.root}/{asset}",
-            "partitions_written": len(paths),
-        }
+            per_partition[key] = {
+                "dagster/row_count": len(df),
+                "dagster/uri": parquet_uri(warehouse, asset, partition_path_keys(columns), path),
+                "parquet": path,
+            }
         if self.mirror:
             db: Database = self.postgres.database()
             try:
                 db.replace_partitions(asset, written)
             except DatabaseUnavailable as exc:
+                first = next(iter(per_partition.values()), {})
                 raise dg.Failure(
                     description=(
                         f"{asset}: the Parquet partition(s) were written, but mirroring into Postgres "
                         f"failed: {exc}. Rerun the partition once Postgres is back to mirror it."
                     ),
-                    metadata={"parquet": paths[0] if paths else ""},
+                    metadata={"parquet": str(first.get("parquet", ""))},
                 ) from exc
-            metadata["postgres_table"] = f"symphony.{asset}"
-        context.add_output_metadata(metadata)
+            for meta in per_partition.values():
+                meta["dagster/table_name"] = meta["postgres_table"] = f"symphony.{asset}"
+        attach_partition_metadata(context, per_partition, warehouse.root)
 
     def _frames_by_partition(self, context: dg.OutputContext, obj: Any) -> Mapping[str, pd.DataFrame]:
         if not context.has_asset_partitions:
@@ -93,3 +95,39 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         if len(frames) == 1:
             return next(iter(frames.values()))
         return frames
+
+
+def parquet_uri(warehouse: Warehouse, asset: str, keys: Mapping[str, Any], path: str) -> str:
+    """Where a partition's Parquet file is, as a URI (``file:///...`` for a local warehouse)."""
+    if "://" in warehouse.root:
+        return warehouse.uri(asset, keys)
+    return Path(path).absolute().as_uri()
+
+
+def attach_partition_metadata(
+    context: dg.OutputContext, per_partition: Mapping[str, Mapping[str, Any]], root: str
+) -> None:
+    """Each partition's row count, Parquet URI and Postgres table onto ITS materialisation event.
+
+    ``OutputContext.add_output_metadata`` would copy one set of values onto every partition of a range
+    run; the step's ``add_asset_metadata(partition_key=...)`` (what :func:`add_partition_metadata` uses
+    in the asset body) scopes them to one partition, and Dagster builds the events after this returns.
+    """
+    if list(per_partition) == [""]:  # an unpartitioned asset: one event
+        context.add_output_metadata(dict(per_partition[""]))
+        return
+    try:
+        step = context.step_context
+    except dg.DagsterInvariantViolationError:
+        step = None  # an OutputContext built outside a run (build_output_context): no events to scope
+    if step is None:
+        if len(per_partition) == 1:
+            context.add_output_metadata(dict(next(iter(per_partition.values()))))
+        else:
+            rows = sum(int(m["dagster/row_count"]) for m in per_partition.values())
+            context.add_output_metadata(
+                {"dagster/row_count": rows, "partitions_written": len(per_partition), "warehouse": root}
+            )
+        return
+    for key, meta in per_partition.items():
+        step.add_asset_metadata(dict(meta), asset_key=context.asset_key, partition_key=key)

@@ -364,10 +364,7 @@ def cleanup_actions(
         frames[key] = CLEANUP_ACTIONS.frame(report_rows(report))
         metas[key] = actions_metadata(report, ex)
         context.log.info(f"{key}: {'executed' if config.execute else 'dry run'}: {metas[key]['summary']}")
-    if len(frames) == 1:
-        context.add_output_metadata(next(iter(metas.values())))
-        return next(iter(frames.values()))
-    return frames
+    return output_partitions(context, frames, metas)
 
 
 def actions_metadata(report: RunReport, ex: CleanupExecutor) -> dict[str, Any]:
@@ -508,10 +505,7 @@ def stale_processes(
         codebase = codebase_named(name)
         acting = config.execute and day == today
         frames[key], metas[key] = _stale_for(context, codebase, config, acting, postgres.database().url)
-    if len(frames) == 1:
-        context.add_output_metadata(next(iter(metas.values())))
-        return next(iter(frames.values()))
-    return frames
+    return output_partitions(context, frames, metas)
 
 
 def _stale_for(
