@@ -15,8 +15,9 @@ from typing import Any
 import dagster as dg
 
 from symphony_assets.defs.partitions import snapshot_key
-from symphony_assets.resources.postgres import Database
+from symphony_assets.resources.postgres import DATA_DB, Database
 from symphony_assets.runner import run_snapshots
+from symphony_assets.storage.io_manager import scope_to_partitions
 from symphony_assets.storage.warehouse import Warehouse
 from symphony_assets_tests.gitrepo import GitRepo
 
@@ -99,7 +100,8 @@ def test_each_day_of_a_single_run_backfill_has_its_own_metadata(
             path = warehouse.path(asset, keys)
             assert meta["parquet"] == path
             assert meta["dagster/uri"] == Path(path).absolute().as_uri()
-            assert meta["dagster/table_name"] == f"symphony.{asset}"
+            assert meta["dagster/table_name"] == f"{DATA_DB}.symphony.{asset}"  # database.schema.table
+            assert meta["postgres_table"] == f"symphony.{asset}"
             in_pg = db.read_frame(
                 f"SELECT count(*) AS n FROM symphony.{asset} WHERE codebase = %s AND date = %s", ("hist", day)
             )
@@ -132,3 +134,22 @@ def test_each_day_of_a_single_run_backfill_has_its_own_metadata(
 
 def _commit(repo: GitRepo, day: dt.date) -> str:
     return repo.git("rev-list", "-1", f"--before={day}T23:59:59+00:00", "HEAD").strip()
+
+
+def test_without_the_accumulator_the_public_checked_call_is_used() -> None:
+    """If a Dagster upgrade moves the step's private accumulator, each partition still gets its own
+    metadata, through ``add_asset_metadata`` (slower: it lists every partition to check the key)."""
+
+    class Step:
+        def __init__(self) -> None:
+            self.calls: list[tuple[dict[str, Any], dg.AssetKey, str]] = []
+
+        def add_asset_metadata(
+            self, metadata: dict[str, Any], asset_key: dg.AssetKey, partition_key: str
+        ) -> None:
+            self.calls.append((metadata, asset_key, partition_key))
+
+    step = Step()
+    key = dg.AssetKey("file_inventory")
+    scope_to_partitions(step, key, {"a|2024-07-01": {"n": 1}, "a|2024-07-02": {"n": 2}})  # type: ignore[arg-type]
+    assert step.calls == [({"n": 1}, key, "a|2024-07-01"), ({"n": 2}, key, "a|2024-07-02")]

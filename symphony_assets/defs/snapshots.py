@@ -19,6 +19,7 @@ from symphony_assets.defs.partitions import partition_columns, snapshot_partitio
 from symphony_assets.resources.cache import AnalysisCache, CacheStats
 from symphony_assets.resources.git import CodebaseUnavailable, GitError, GitResource, Snapshot
 from symphony_assets.resources.postgres import PostgresResource
+from symphony_assets.storage.io_manager import scope_to_partitions
 from symphony_assets.storage.tables import TableSchema
 
 SnapshotFn = Callable[[Snapshot], tuple[pd.DataFrame, dict[str, Any]]]
@@ -123,13 +124,19 @@ def add_partition_metadata(
     onto every partition, plus ``partition_count`` for a range. ``asset`` names the output of a
     multi-asset. Call it before the output is returned or yielded: every snapshot asset, single or
     multi, attaches its metadata through here (the IO manager adds each partition's row count, Parquet
-    URI and Postgres table the same way)."""
+    URI and Postgres table the same way). This is ``context.add_asset_metadata(..., partition_key=...)``
+    for each partition, made cheap: see :func:`~symphony_assets.storage.io_manager.scope_to_partitions`."""
     shared = dict(run or {})
     if len(metas) > 1:
         shared["partition_count"] = len(metas)
-    asset_key = dg.AssetKey(asset) if asset else None
-    for key, meta in metas.items():
-        context.add_asset_metadata({**meta, **shared}, asset_key=asset_key, partition_key=str(key))
+    asset_key = dg.AssetKey(asset) if asset else context.assets_def.key
+    if asset_key not in context.assets_def.keys:
+        raise dg.DagsterInvariantViolationError(f"{asset_key.to_user_string()} is not an asset of this step")
+    unknown = set(metas) - set(context.partition_keys)
+    if unknown:
+        raise dg.DagsterInvariantViolationError(f"partitions not in this run: {sorted(unknown)}")
+    step = context.get_step_execution_context()
+    scope_to_partitions(step, asset_key, {key: {**meta, **shared} for key, meta in metas.items()})
 
 
 def _value(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame | dict[str, pd.DataFrame]:

@@ -14,6 +14,9 @@ from typing import Any
 
 import dagster as dg
 import pandas as pd
+import psycopg2.extensions
+from dagster._core.execution.context.metadata_logging import OutputMetadataAccumulator
+from dagster._core.execution.context.system import StepExecutionContext
 
 from symphony_assets.defs.partitions import partition_columns, partition_path_keys
 from symphony_assets.resources.postgres import Database, DatabaseUnavailable, PostgresResource
@@ -62,7 +65,8 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
                     metadata={"parquet": str(first.get("parquet", ""))},
                 ) from exc
             for meta in per_partition.values():
-                meta["dagster/table_name"] = meta["postgres_table"] = f"symphony.{asset}"
+                meta["dagster/table_name"] = table_name(db, asset)
+                meta["postgres_table"] = f"symphony.{asset}"
         attach_partition_metadata(context, per_partition, warehouse.root)
 
     def _frames_by_partition(self, context: dg.OutputContext, obj: Any) -> Mapping[str, pd.DataFrame]:
@@ -104,14 +108,24 @@ def parquet_uri(warehouse: Warehouse, asset: str, keys: Mapping[str, Any], path:
     return Path(path).absolute().as_uri()
 
 
+def table_name(db: Database, asset: str) -> str:
+    """The mirror table's fully qualified name, ``database.schema.table`` as Dagster expects it."""
+    try:
+        dbname = psycopg2.extensions.parse_dsn(db.url).get("dbname")
+    except psycopg2.ProgrammingError:
+        dbname = None  # a URL libpq cannot parse fails on connecting, long before this
+    return f"{dbname}.symphony.{asset}" if dbname else f"symphony.{asset}"
+
+
 def attach_partition_metadata(
     context: dg.OutputContext, per_partition: Mapping[str, Mapping[str, Any]], root: str
 ) -> None:
     """Each partition's row count, Parquet URI and Postgres table onto ITS materialisation event.
 
     ``OutputContext.add_output_metadata`` would copy one set of values onto every partition of a range
-    run; the step's ``add_asset_metadata(partition_key=...)`` (what :func:`add_partition_metadata` uses
-    in the asset body) scopes them to one partition, and Dagster builds the events after this returns.
+    run; metadata scoped to a partition on the step (what the asset body does too, see
+    ``defs/snapshots.add_partition_metadata``) reaches only that partition's event, and Dagster builds
+    the events after this returns.
     """
     if list(per_partition) == [""]:  # an unpartitioned asset: one event
         context.add_output_metadata(dict(per_partition[""]))
@@ -129,5 +143,28 @@ def attach_partition_metadata(
                 {"dagster/row_count": rows, "partitions_written": len(per_partition), "warehouse": root}
             )
         return
-    for key, meta in per_partition.items():
-        step.add_asset_metadata(dict(meta), asset_key=context.asset_key, partition_key=key)
+    scope_to_partitions(step, context.asset_key, per_partition)
+
+
+def scope_to_partitions(
+    step: StepExecutionContext, asset_key: dg.AssetKey, metas: Mapping[str, Mapping[str, Any]]
+) -> None:
+    """``metas[key]`` onto the materialisation event of partition ``key`` of ``asset_key`` in this step.
+
+    The same as ``step.add_asset_metadata(meta, asset_key, partition_key=key)`` for each key, without its
+    check that the key is in the run's range: Dagster 1.13 makes that check by listing every partition
+    of the definition (every codebase x every day since ``start_date``), about 50 ms per call, which
+    over a 61-day backfill of every asset added tens of seconds. Our keys come from the run's own
+    partition keys, so the check cannot fail. If a Dagster upgrade moves the accumulator, the public
+    (checked) call is used instead.
+    """
+    accumulator = getattr(step, "_metadata_accumulator", None)
+    if not isinstance(accumulator, OutputMetadataAccumulator):
+        for key, meta in metas.items():
+            step.add_asset_metadata(dict(meta), asset_key=asset_key, partition_key=str(key))
+        return
+    for key, meta in metas.items():
+        accumulator = accumulator.with_additional_asset_metadata(
+            asset_key=asset_key, partition_key=str(key), metadata=dict(meta)
+        )
+    step._metadata_accumulator = accumulator  # a private attribute: see the docstring
