@@ -15,7 +15,7 @@ from symphony_assets.runner import load_definitions
 from symphony_assets_tests.gitrepo import GitRepo
 
 PASSWORD = "pw-" + "Zq81xKeNotInSnapshots"  # distinct enough that a chance match is impossible
-URL = f"postgresql://symphony:{PASSWORD}@db.example.invalid:5432/symphony"
+URL = f"postgresql://symphony:{PASSWORD}@db.example.invalid/symphony"
 
 
 def _snapshot_text() -> str:
