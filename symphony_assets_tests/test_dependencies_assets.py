@@ -66,8 +66,11 @@ def _table(db: Database, name: str, codebase: str) -> pd.DataFrame:
 
 
 def _meta(result: Any, asset: str) -> dict[str, Any]:
+    """The newest partition's metadata (each partition of a range run carries its own; Dagster stores
+    a range's events in no particular order)."""
     mats = [m for m in result.get_asset_materialization_events() if m.asset_key.path[-1] == asset]
-    return {k: v.value for k, v in mats[-1].materialization.metadata.items()}
+    newest = max(mats, key=lambda m: str(m.materialization.partition or ""))
+    return {k: v.value for k, v in newest.materialization.metadata.items()}
 
 
 def test_declarations_and_drift_across_codebases(

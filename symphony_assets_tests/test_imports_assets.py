@@ -55,8 +55,11 @@ def _table(db: Database, name: str) -> pd.DataFrame:
 
 
 def _meta(result: Any, asset: str) -> dict[str, Any]:
+    """The newest partition's metadata (each partition of a range run carries its own; Dagster stores
+    a range's events in no particular order)."""
     mats = [m for m in result.get_asset_materialization_events() if m.asset_key.path[-1] == asset]
-    return {k: v.value for k, v in mats[-1].materialization.metadata.items()}
+    newest = max(mats, key=lambda m: str(m.materialization.partition or ""))
+    return {k: v.value for k, v in newest.materialization.metadata.items()}
 
 
 def test_two_day_backfill_then_cached_rerun(

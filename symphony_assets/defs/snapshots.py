@@ -19,6 +19,7 @@ from symphony_assets.defs.partitions import partition_columns, snapshot_partitio
 from symphony_assets.resources.cache import AnalysisCache, CacheStats
 from symphony_assets.resources.git import CodebaseUnavailable, GitError, GitResource, Snapshot
 from symphony_assets.resources.postgres import PostgresResource
+from symphony_assets.storage.io_manager import scope_to_partitions
 from symphony_assets.storage.tables import TableSchema
 
 SnapshotFn = Callable[[Snapshot], tuple[pd.DataFrame, dict[str, Any]]]
@@ -108,20 +109,50 @@ def materialize_snapshots(
     return output_partitions(context, frames, metas, run_metadata() if run_metadata else None)
 
 
+def add_partition_metadata(
+    context: dg.AssetExecutionContext,
+    metas: Mapping[str, Mapping[str, Any]],
+    run: Mapping[str, Any] | None = None,
+    asset: str | None = None,
+) -> None:
+    """Give each partition of the run its OWN metadata on its own materialisation event.
+
+    Metadata added with ``add_output_metadata`` (or on ``dg.Output``) is copied onto every partition of
+    a range run, so after a single-run backfill every day would show the newest day's commit and the
+    range's totals, and the UI's plots over time would be flat lines. ``metas`` maps each partition key
+    to that day's figures; ``run`` (figures of the whole run, e.g. blobs analysed over a backfill) goes
+    onto every partition, plus ``partition_count`` for a range. ``asset`` names the output of a
+    multi-asset. Call it before the output is returned or yielded: every snapshot asset, single or
+    multi, attaches its metadata through here (the IO manager adds each partition's row count, Parquet
+    URI and Postgres table the same way). This is ``context.add_asset_metadata(..., partition_key=...)``
+    for each partition, made cheap: see :func:`~symphony_assets.storage.io_manager.scope_to_partitions`."""
+    shared = dict(run or {})
+    if len(metas) > 1:
+        shared["partition_count"] = len(metas)
+    asset_key = dg.AssetKey(asset) if asset else context.assets_def.key
+    if asset_key not in context.assets_def.keys:
+        raise dg.DagsterInvariantViolationError(f"{asset_key.to_user_string()} is not an asset of this step")
+    unknown = set(metas) - set(context.partition_keys)
+    if unknown:
+        raise dg.DagsterInvariantViolationError(f"partitions not in this run: {sorted(unknown)}")
+    step = context.get_step_execution_context()
+    scope_to_partitions(step, asset_key, {key: {**meta, **shared} for key, meta in metas.items()})
+
+
+def _value(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame | dict[str, pd.DataFrame]:
+    """What the IO manager expects: one frame, or for a range the dict ``{partition_key: frame}``."""
+    return next(iter(frames.values())) if len(frames) == 1 else dict(frames)
+
+
 def output_partitions(
     context: dg.AssetExecutionContext,
-    frames: dict[str, pd.DataFrame],
+    frames: Mapping[str, pd.DataFrame],
     metas: Mapping[str, Mapping[str, Any]],
     extra: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame | dict[str, pd.DataFrame]:
-    """Attach the metadata and return what the IO manager expects: one frame, or the dict of a range."""
-    if len(frames) == 1:
-        context.add_output_metadata({**next(iter(metas.values())), **(extra or {})})
-        return next(iter(frames.values()))
-    context.add_output_metadata(
-        {**range_metadata(metas, {k: len(v) for k, v in frames.items()}), **(extra or {})}
-    )
-    return frames
+    """Attach each partition's metadata (:func:`add_partition_metadata`); return the output value."""
+    add_partition_metadata(context, metas, extra)
+    return _value(frames)
 
 
 CachedSnapshotFn = Callable[[Snapshot, AnalysisCache, CacheStats], tuple[pd.DataFrame, dict[str, Any]]]
@@ -144,25 +175,18 @@ def materialize_cached_snapshots(
 
 
 def partitioned_output(
-    frames: Mapping[str, pd.DataFrame], metas: Mapping[str, Mapping[str, Any]]
+    context: dg.AssetExecutionContext,
+    frames: Mapping[str, pd.DataFrame],
+    metas: Mapping[str, Mapping[str, Any]],
+    extra: Mapping[str, Any] | None = None,
+    asset: str | None = None,
 ) -> dg.Output[Any]:
-    """The output of a run: one partition's frame with its metadata, or for a range the dict of
-    frames with :func:`range_metadata` (for assets that also yield check results)."""
-    if len(frames) == 1:
-        return dg.Output(next(iter(frames.values())), metadata=dict(next(iter(metas.values()))))
-    return dg.Output(dict(frames), metadata=range_metadata(metas, {k: len(v) for k, v in frames.items()}))
-
-
-def range_metadata(metas: Mapping[str, Mapping[str, Any]], rows: Mapping[str, int]) -> dict[str, Any]:
-    """One summary for a multi-partition run: the newest partition's figures plus rows per partition."""
-    last = list(metas)[-1]
-    summary = {k: v for k, v in metas[last].items() if not isinstance(v, dg.MarkdownMetadataValue)}
-    lines = ["| partition | rows | commit |", "|---|---:|---|"]
-    for key, meta in metas.items():
-        lines.append(f"| {key} | {rows[key]} | {str(meta.get('commit', ''))[:12]} |")
-    summary["partitions"] = dg.MetadataValue.md("\n".join(lines))
-    summary["partition_count"] = len(metas)
-    return summary
+    """:func:`output_partitions` as a ``dg.Output``, for assets that also yield check results, and for
+    the outputs of a multi-asset (``asset`` names the output and its asset)."""
+    add_partition_metadata(context, metas, extra, asset)
+    if asset is None:
+        return dg.Output(_value(frames))
+    return dg.Output(_value(frames), output_name=asset)
 
 
 def md_table(

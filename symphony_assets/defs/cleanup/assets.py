@@ -578,10 +578,7 @@ def stale_processes(
         codebase = codebase_named(name)
         acting = config.execute and day == today
         frames[key], metas[key] = _stale_for(context, codebase, config, acting, postgres.database().url)
-    if len(frames) == 1:
-        context.add_output_metadata(next(iter(metas.values())))
-        return next(iter(frames.values()))
-    return frames
+    return output_partitions(context, frames, metas)
 
 
 def _stale_for(

@@ -42,7 +42,7 @@ from symphony_assets.defs.snapshots import (
     SNAPSHOT_RETRY,
     codebase_named,
     md_table,
-    range_metadata,
+    partitioned_output,
     run_partitions,
     snapshot_metadata,
     take,
@@ -741,13 +741,7 @@ def code_structure(
     for asset in ASSETS:
         if asset not in selected:
             continue
-        if len(frames[asset]) == 1:
-            value: Any = next(iter(frames[asset].values()))
-            metadata = {**next(iter(metas[asset].values())), **totals}
-        else:
-            value = frames[asset]
-            metadata = {**range_metadata(metas[asset], {k: len(v) for k, v in value.items()}), **totals}
-        yield dg.Output(value, output_name=asset, metadata=metadata)
+        yield partitioned_output(context, frames[asset], metas[asset], totals, asset=asset)
     checks = context.selected_asset_check_keys
     newest = context.partition_keys[-1]
     if "todo_list" in selected and NO_MARKERS_CHECK.key in checks:

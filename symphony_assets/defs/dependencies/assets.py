@@ -219,4 +219,4 @@ def dependency_drift(context: dg.AssetExecutionContext, declarations: Any) -> dg
         df, meta = compute_drift(name, decls.get(key), others)
         frames[key], metas[key] = df, meta
         context.log.info(f"{key}: {len(df)} drift findings")
-    return partitioned_output(frames, metas)
+    return partitioned_output(context, frames, metas)

@@ -23,6 +23,7 @@ from symphony_assets.defs.snapshots import (
     codebase_named,
     md_table,
     output_partitions,
+    partitioned_output,
     run_partitions,
     snapshot_asset,
 )
@@ -243,7 +244,7 @@ def gpu_utilisation(
     df, meta = compute_gpu_utilisation(nvml, db, key, config.threshold_pct)
     if "empty_reason" in meta:
         context.log.info(f"{key}: empty: {meta['empty_reason']}")
-    yield dg.Output(df, metadata=meta)
+    yield partitioned_output(context, {key: df}, {key: meta})
     yield hot_result(df, key, config.threshold_pct, config.hot_minutes)
 
 

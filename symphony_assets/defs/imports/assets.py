@@ -279,6 +279,6 @@ def import_cycles(
         frames[key] = df
         metas[key] = meta
         context.log.info(f"{key}: {meta['cycle_count']} import cycles, {meta['latent_cycle_count']} latent")
-    yield partitioned_output(frames, metas)
+    yield partitioned_output(context, frames, metas)
     newest = list(frames)[-1]
     yield import_cycles_result(frames[newest], newest)

@@ -293,6 +293,6 @@ def port_conflicts(
         df, meta = compute_port_conflicts(name, maps.get(key), others, previous)
         frames[key], metas[key], by_day[day], known[key] = df, meta, df, previous is not None
         context.log.info(f"{key}: {len(df)} port conflicts, {meta['new_conflicts']} new")
-    yield partitioned_output(frames, metas)
+    yield partitioned_output(context, frames, metas)
     newest = list(frames)[-1]
     yield new_port_conflicts_result(frames[newest], newest, known[newest])

@@ -20,7 +20,13 @@ from symphony_assets.analysis.reconcile import (
     plan_markdown,
 )
 from symphony_assets.config import Codebase
-from symphony_assets.defs.snapshots import codebase_named, run_partitions, snapshot_asset, utc_today
+from symphony_assets.defs.snapshots import (
+    codebase_named,
+    output_partitions,
+    run_partitions,
+    snapshot_asset,
+    utc_today,
+)
 from symphony_assets.defs.tracker.schemas import TRACKER_ISSUES
 from symphony_assets.orchestration import TRIGGER_TAG
 from symphony_assets.resources.postgres import Database, PostgresResource
@@ -255,8 +261,4 @@ def tracker_issues(
         )
         for outcome in result.errors:
             context.log.warning(f"{key}: {outcome.action.kind} {outcome.action.fingerprint}: {outcome.error}")
-    if len(frames) == 1:
-        context.add_output_metadata(next(iter(metas.values())))
-        return next(iter(frames.values()))
-    context.add_output_metadata(metas[list(metas)[-1]] | {"partition_count": len(frames)})
-    return frames
+    return output_partitions(context, frames, metas)
