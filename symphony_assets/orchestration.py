@@ -15,17 +15,19 @@ import dagster as dg
 import requests
 
 from symphony_assets.config import ConfigError, load_config
+from symphony_assets.core.names import (  # noqa: F401 - re-exported
+    GPU_JOB,
+    SNAPSHOT_JOB,
+    TRACKER_JOB,
+    TRIGGER_TAG,
+    WEBHOOK_ENV,
+)
 from symphony_assets.defs.partitions import CODEBASE, HOST, snapshot_key, snapshot_partitions
 from symphony_assets.defs.snapshots import SNAPSHOT_MAX_RUNTIME_S, utc_today
 
 log = logging.getLogger(__name__)
 
-WEBHOOK_ENV = "SYMPHONY_WEBHOOK_URL"
-SNAPSHOT_JOB = "snapshot_job"
-GPU_JOB = "gpu_hour_job"
-TRACKER_JOB = "tracker_job"  # defined with its sensor in defs/tracker/sensors.py
 #: Assets that act on the world (cleanup, tracker) carry this tag and run only when their sensor says.
-TRIGGER_TAG = "symphony/trigger"
 
 
 def snapshot_job(specs: Iterable[dg.AssetSpec]) -> dg.UnresolvedAssetJobDefinition:

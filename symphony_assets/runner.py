@@ -18,10 +18,11 @@ from typing import Any
 import dagster as dg
 import psycopg2
 import sqlalchemy.exc
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from dagster_postgres.utils import DagsterPostgresException
 
 from symphony_assets.config import symphony_home
+from symphony_assets.core.names import RANGE_END_TAG as ASSET_PARTITION_RANGE_END_TAG
+from symphony_assets.core.names import RANGE_START_TAG as ASSET_PARTITION_RANGE_START_TAG
 from symphony_assets.defs.partitions import HOST, HOUR, snapshot_key
 from symphony_assets.orchestration import GPU_JOB, SNAPSHOT_JOB, TRACKER_JOB, sync_codebases
 from symphony_assets.resources.postgres import (

@@ -8,13 +8,14 @@ partition to Parquet and mirrors all of them into Postgres in one transaction.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import dagster as dg
 import pandas as pd
 
 from symphony_assets.config import Codebase, ConfigError, load_config
+from symphony_assets.core.clock import utc_today
 from symphony_assets.defs.partitions import partition_columns, snapshot_partitions
 from symphony_assets.resources.cache import AnalysisCache, CacheStats
 from symphony_assets.resources.git import CodebaseUnavailable, GitError, GitResource, Snapshot
@@ -43,10 +44,6 @@ def snapshot_asset(schema: TableSchema, **kwargs: Any) -> Any:
         metadata=metadata,
         **kwargs,
     )
-
-
-def utc_today() -> date:
-    return datetime.now(UTC).date()
 
 
 def run_partitions(context: dg.AssetExecutionContext) -> list[tuple[str, str, date]]:

@@ -17,7 +17,7 @@ from typing import Any
 from dagster_postgres import DagsterPostgresStorage
 
 from symphony_assets.config import ConfigError, load_config
-from symphony_assets.defs.partitions import CODEBASE
+from symphony_assets.core.partition_keys import CODEBASE
 from symphony_assets.resources.postgres import DAGSTER_URL_ENV, Database, resolve_urls, sqlalchemy_url
 
 

@@ -15,10 +15,8 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 import psycopg2.extensions
-from dagster._core.execution.context.metadata_logging import OutputMetadataAccumulator
-from dagster._core.execution.context.system import StepExecutionContext
 
-from symphony_assets.defs.partitions import partition_columns, partition_path_keys
+from symphony_assets.core.partition_keys import partition_columns, partition_path_keys
 from symphony_assets.resources.postgres import Database, DatabaseUnavailable, PostgresResource
 from symphony_assets.storage.warehouse import Warehouse
 
@@ -146,9 +144,7 @@ def attach_partition_metadata(
     scope_to_partitions(step, context.asset_key, per_partition)
 
 
-def scope_to_partitions(
-    step: StepExecutionContext, asset_key: dg.AssetKey, metas: Mapping[str, Mapping[str, Any]]
-) -> None:
+def scope_to_partitions(step: Any, asset_key: dg.AssetKey, metas: Mapping[str, Mapping[str, Any]]) -> None:
     """``metas[key]`` onto the materialisation event of partition ``key`` of ``asset_key`` in this step.
 
     The same as ``step.add_asset_metadata(meta, asset_key, partition_key=key)`` for each key, without its
@@ -158,8 +154,8 @@ def scope_to_partitions(
     partition keys, so the check cannot fail. If a Dagster upgrade moves the accumulator, the public
     (checked) call is used instead.
     """
-    accumulator = getattr(step, "_metadata_accumulator", None)
-    if not isinstance(accumulator, OutputMetadataAccumulator):
+    accumulator: Any = getattr(step, "_metadata_accumulator", None)  # Dagster 1.13: the step's accumulator
+    if not hasattr(accumulator, "with_additional_asset_metadata"):
         for key, meta in metas.items():
             step.add_asset_metadata(dict(meta), asset_key=asset_key, partition_key=str(key))
         return

@@ -20,6 +20,7 @@ from symphony_assets.analysis.reconcile import (
     plan_markdown,
 )
 from symphony_assets.config import Codebase
+from symphony_assets.core.names import TRIGGER_TAG
 from symphony_assets.defs.snapshots import (
     codebase_named,
     output_partitions,
@@ -28,7 +29,6 @@ from symphony_assets.defs.snapshots import (
     utc_today,
 )
 from symphony_assets.defs.tracker.schemas import TRACKER_ISSUES
-from symphony_assets.orchestration import TRIGGER_TAG
 from symphony_assets.resources.postgres import Database, PostgresResource
 from symphony_assets.resources.tracker import (
     BuiltinTracker,

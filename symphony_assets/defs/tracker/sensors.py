@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from symphony_assets.core.names import TRACKER_JOB
 from symphony_assets.defs.snapshots import exclusive_tags, new_today_partitions, utc_today
-from symphony_assets.orchestration import TRACKER_JOB
 
 tracker_job = dg.define_asset_job(
     TRACKER_JOB,
