@@ -40,8 +40,8 @@ def _leftover_processes() -> list[psutil.Process]:
         try:
             if proc.environ().get(SESSION_MARK) != mark or proc.status() == psutil.STATUS_ZOMBIE:
                 continue
-            if "multiprocessing.resource_tracker" in " ".join(proc.cmdline()):
-                continue  # Python's own helper of this very process; it ends with the interpreter
+            if any(h in " ".join(proc.cmdline()) for h in ("multiprocessing.resource_tracker", "forkserver")):
+                continue  # Python's own helpers of this very process; they end with the interpreter
             found.append(proc)
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue

@@ -7,8 +7,11 @@ machines share it.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import pickle
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +85,24 @@ class AnalysisCache:
             )
 
 
+#: Cold blobs below this many are analysed in this process: starting workers costs more than it saves.
+POOL_MIN_BLOBS = 200
+#: Files per task sent to a worker, and at most this many bytes of content per task.
+POOL_CHUNK_FILES = 64
+POOL_CHUNK_BYTES = 8 << 20
+#: A function whose pickled form (its bound arguments) is larger than this is not shipped to workers.
+POOL_MAX_FN_BYTES = 1 << 20
+WORKERS_ENV = "SYMPHONY_WORKERS"
+
+
+def pool_workers() -> int:
+    """Worker processes for cold blobs: ``SYMPHONY_WORKERS``, default every core (1 means serial)."""
+    try:
+        return max(1, int(os.environ.get(WORKERS_ENV) or os.cpu_count() or 1))
+    except ValueError:
+        return os.cpu_count() or 1
+
+
 def analyse_files(
     snapshot: Snapshot,
     entries: Sequence[FileEntry],
@@ -89,11 +110,14 @@ def analyse_files(
     analyser: str,
     version: str,
     fn: Callable[[FileEntry, bytes], Any],
+    workers: int | None = None,
 ) -> tuple[dict[str, Any], CacheStats]:
     """Run ``fn`` (JSON-serialisable result) over each file's bytes, reusing cached results by blob id.
 
     Returns results by path. Files that could not be read are in ``stats.failures`` with their status.
-    Only blobs missing from the cache are read from git at all.
+    Only blobs missing from the cache are read from git at all, and each distinct blob is analysed once.
+    With many cold blobs the work goes to a process pool (``workers``, default :func:`pool_workers`) in
+    bounded chunks; the results are the same as the serial path's (a test compares them).
     """
     stats = CacheStats()
     known_ids = [e.blob_id for e in entries if e.blob_id and (not snapshot.live or e.git_status == "clean")]
@@ -107,6 +131,24 @@ def analyse_files(
             stats.reused += 1
         else:
             to_read.append(entry)
+    workers = pool_workers() if workers is None else workers
+    pooled = workers > 1 and len(to_read) >= POOL_MIN_BLOBS and _shippable(fn)
+    fresh = (
+        _analyse_pooled(snapshot, to_read, fn, workers, results, stats)
+        if pooled
+        else _analyse_serial(snapshot, to_read, fn, results, stats)
+    )
+    cache.put_many(analyser, version, fresh)
+    return {e.path: results[e.path] for e in entries if e.path in results}, stats
+
+
+def _analyse_serial(
+    snapshot: Snapshot,
+    to_read: Sequence[FileEntry],
+    fn: Callable[[FileEntry, bytes], Any],
+    results: dict[str, Any],
+    stats: CacheStats,
+) -> dict[str, Any]:
     fresh: dict[str, Any] = {}
     for read in snapshot.read(to_read):
         if read.content is None:
@@ -121,5 +163,83 @@ def analyse_files(
         stats.analysed += 1
         if read.blob_id:
             fresh[read.blob_id] = result
-    cache.put_many(analyser, version, fresh)
-    return results, stats
+    return fresh
+
+
+def _shippable(fn: Callable[[FileEntry, bytes], Any]) -> bool:
+    """Whether ``fn`` can go to a worker: picklable (a module-level function or a partial of one) and
+    small (a partial binding a large in-run memo would cost more to ship than to run here)."""
+    try:
+        return len(pickle.dumps(fn)) <= POOL_MAX_FN_BYTES
+    except (pickle.PicklingError, AttributeError, TypeError):
+        return False
+
+
+def _apply_chunk(fn: Callable[[FileEntry, bytes], Any], chunk: list[tuple[FileEntry, bytes]]) -> list[Any]:
+    return [fn(entry, content) for entry, content in chunk]
+
+
+def _analyse_pooled(
+    snapshot: Snapshot,
+    to_read: Sequence[FileEntry],
+    fn: Callable[[FileEntry, bytes], Any],
+    workers: int,
+    results: dict[str, Any],
+    stats: CacheStats,
+) -> dict[str, Any]:
+    """Read blobs in this process (one git stream), analyse chunks in workers, at most ``2 x workers``
+    chunks in flight so memory stays bounded. A blob seen twice is analysed once, as in the serial path.
+
+    The pool uses the ``forkserver`` start method: Dagster runs threads in this process, and forking a
+    threaded process is unsafe.
+    """
+    fresh: dict[str, Any] = {}
+    waiting: dict[str, list[str]] = {}  # blob id (or path) submitted -> paths that want its result
+    pending: dict[Future[list[Any]], list[tuple[str, str | None]]] = {}
+
+    def collect(done: Iterable[Future[list[Any]]]) -> None:
+        for future in done:
+            keys = pending.pop(future)
+            for (path, blob_id), result in zip(keys, future.result(), strict=True):
+                stats.analysed += 1
+                if blob_id:
+                    fresh[blob_id] = result
+                for want in waiting.pop(blob_id or path, [path]):
+                    results[want] = result
+
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        chunk: list[tuple[FileEntry, bytes]] = []
+        keys: list[tuple[str, str | None]] = []
+        size = 0
+
+        def submit() -> None:
+            nonlocal chunk, keys, size
+            if chunk:
+                pending[pool.submit(_apply_chunk, fn, chunk)] = keys
+            chunk, keys, size = [], [], 0
+            if len(pending) >= 2 * workers:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                collect(done)
+
+        for read in snapshot.read(to_read):
+            if read.content is None:
+                stats.failures.append(read)
+                continue
+            key = read.blob_id or read.entry.path
+            if key in waiting or key in fresh:
+                stats.reused += 1
+                if key in fresh:
+                    results[read.entry.path] = fresh[key]
+                else:
+                    waiting[key].append(read.entry.path)
+                continue
+            waiting[key] = [read.entry.path]
+            chunk.append((read.entry, read.content))
+            keys.append((read.entry.path, read.blob_id))
+            size += len(read.content)
+            if len(chunk) >= POOL_CHUNK_FILES or size >= POOL_CHUNK_BYTES:
+                submit()
+        submit()
+        collect(list(pending))
+    return fresh

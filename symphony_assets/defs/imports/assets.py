@@ -100,6 +100,11 @@ def _blob(entry: FileEntry) -> str | None:
     return entry.blob_id if entry.git_status in ("committed", "clean") else None
 
 
+def imports_of(_entry: FileEntry, content: bytes) -> dict[str, Any]:
+    """Module-level (not a lambda) so the blob pool can ship it to worker processes."""
+    return extract_imports(content).to_dict()
+
+
 def compute_import_graph(
     snapshot: Snapshot, cache: AnalysisCache, stats_out: CacheStats | None = None
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -113,7 +118,7 @@ def compute_import_graph(
         cache,
         ANALYSER,
         imports_analysis.ANALYSER_VERSION,
-        lambda _entry, content: extract_imports(content).to_dict(),
+        imports_of,
     )
     if stats_out is not None:
         stats_out.analysed += stats.analysed

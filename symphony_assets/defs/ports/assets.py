@@ -70,6 +70,11 @@ def _port_entries(snapshot: Snapshot) -> list[FileEntry]:
     ]
 
 
+def ports_of(entry: FileEntry, content: bytes) -> list[dict[str, Any]]:
+    """Module-level (not a lambda) so the blob pool can ship it to worker processes."""
+    return [asdict(s) for s in extract_ports(entry.path, content)]
+
+
 def compute_port_map(
     snapshot: Snapshot, cache: AnalysisCache, stats_out: CacheStats | None = None
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -86,7 +91,7 @@ def compute_port_map(
             cache,
             f"{ANALYSER}.{fmt}",
             ANALYSER_VERSION,
-            lambda entry, content: [asdict(s) for s in extract_ports(entry.path, content)],
+            ports_of,
         )
         results.update(found)
         failures.extend(stats.failures)

@@ -1,0 +1,53 @@
+"""Cold blobs analysed in a process pool give exactly what the serial path gives (issue 11)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from pathlib import Path
+
+import pytest
+
+from symphony_assets.config import Codebase
+from symphony_assets.defs.imports.assets import imports_of
+from symphony_assets.defs.ports.assets import ports_of
+from symphony_assets.resources import cache as cache_module
+from symphony_assets.resources.cache import POOL_MIN_BLOBS, AnalysisCache, analyse_files
+from symphony_assets.resources.git import take_snapshot
+from symphony_assets_tests.gitrepo import GitRepo
+
+DAY = dt.date(2024, 6, 1)
+
+
+def _repo(root: Path) -> GitRepo:
+    repo = GitRepo(root)
+    for n in range(POOL_MIN_BLOBS + 60):
+        body = f"import pkg.mod_{(n + 1) % 50}\nimport zmq\nsock.bind('tcp://*:{5000 + n % 7}')\n"
+        if n % 4 == 0:
+            body += "print 'python 2'\n"  # a quarter do not parse
+        if n % 9 == 0:
+            body = "import os\n"  # duplicate blobs: analysed once
+        repo.write(f"pkg/mod_{n}.py", body)
+    repo.commit("many", when="2024-05-31T12:00:00+00:00")
+    return repo
+
+
+def test_pooled_results_equal_serial_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pooled_calls: list[int] = []
+    real = cache_module._analyse_pooled
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        pooled_calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cache_module, "_analyse_pooled", spy)
+    repo = _repo(tmp_path / "repo")
+    snap = take_snapshot(Codebase("pool", repo.root), DAY, today=dt.date(2030, 1, 1))
+    entries = [e for e in snap.files if e.path.endswith(".py")]
+    for name, fn in (("imports", imports_of), ("ports", functools.partial(ports_of))):
+        serial, s_stats = analyse_files(snap, entries, AnalysisCache(None), name, "t", fn, workers=1)
+        pooled, p_stats = analyse_files(snap, entries, AnalysisCache(None), name, "t", fn, workers=2)
+        assert list(pooled) == list(serial) and pooled == serial, name
+        assert (p_stats.analysed, p_stats.reused) == (s_stats.analysed, s_stats.reused), name
+        assert s_stats.reused > 0 and s_stats.analysed >= POOL_MIN_BLOBS - 40
+    assert len(pooled_calls) == 2  # the pool really ran, once per analyser
