@@ -62,7 +62,7 @@ DOMAIN_OPTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "ports": {"components": _DICT},
     "code": {"max_complexity_bytes": _INT},
     "gpu": {"hosts": _LIST},
-    "tracker": {"sources": _LIST, "source_assets": _DICT, "github_repo": _STR},
+    "tracker": {"sources": _LIST, "github_repo": _STR},
     "cleanup": {
         **{name: _LIST for name in ("critical_dirs", "protected_patterns", "temp_patterns",
                                     "automation_registry_files")},

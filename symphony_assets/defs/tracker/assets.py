@@ -39,7 +39,6 @@ from symphony_assets.resources.tracker import (
     TrackerResource,
     reconcile,
 )
-from symphony_assets.storage.warehouse import Warehouse
 
 DOMAIN = "tracker"
 
@@ -71,9 +70,10 @@ def gather_findings(
     day: date,
     todo_rows: pd.DataFrame,
     sources: list[str],
-    warehouse: Warehouse,
+    upstream: Mapping[str, pd.DataFrame | None],
 ) -> tuple[list[Finding], dict[str, str]]:
-    """Findings from every configured source; a source with no partition for the day is noted, not fatal."""
+    """Findings from every configured source, out of the day's partitions of the declared upstream assets
+    (``upstream``: asset name -> frame); a source with no partition for the day is noted, not fatal."""
     findings: list[Finding] = []
     notes: dict[str, str] = {}
     for source in sources:
@@ -84,8 +84,7 @@ def gather_findings(
             notes[source] = f"unknown source; known: todo, {', '.join(SOURCE_ASSETS)}"
             continue
         asset, where = SOURCE_ASSETS[source]
-        asset = str((codebase.option(DOMAIN, "source_assets") or {}).get(source, asset))
-        df = warehouse.read(asset, {"codebase": codebase.name, "date": str(day)})
+        df = upstream.get(asset)
         if df is None:
             notes[source] = f"no {asset} partition for {day}: skipped"
             continue
@@ -200,7 +199,8 @@ def _for_key(value: Any, key: str) -> pd.DataFrame | None:
 
 @snapshot_asset(
     TRACKER_ISSUES,
-    ins={"todo_list": dg.AssetIn("todo_list")},
+    # Every asset a source can read is a declared input, so the lineage shows where findings come from.
+    ins={"todo_list": dg.AssetIn("todo_list"), **{a: dg.AssetIn(a) for a, _ in SOURCE_ASSETS.values()}},
     group_name="tracker",
     kinds={"postgres", "parquet"},
     tags={TRIGGER_TAG: "sensor"},
@@ -211,6 +211,10 @@ def tracker_issues(
     context: dg.AssetExecutionContext,
     config: TrackerIssuesConfig,
     todo_list: Any,
+    import_cycles: Any,
+    port_conflicts: Any,
+    dependency_drift: Any,
+    code_findings: Any,
     tracker: TrackerResource,
     postgres: PostgresResource,
 ) -> Any:
@@ -218,7 +222,12 @@ def tracker_issues(
     when a finding moves, closed after it has been gone a few days, reopened when it returns. A dry
     run by default; the metadata lists what would be created, updated and closed."""
     db = postgres.database()
-    warehouse = Warehouse()
+    inputs = {
+        "import_cycles": import_cycles,
+        "port_conflicts": port_conflicts,
+        "dependency_drift": dependency_drift,
+        "code_findings": code_findings,
+    }
     today = utc_today()
     frames: dict[str, pd.DataFrame] = {}
     metas: dict[str, dict[str, Any]] = {}
@@ -230,7 +239,8 @@ def tracker_issues(
             )
         codebase = codebase_named(name)
         sources = list(codebase.option(DOMAIN, "sources") or config.sources)
-        findings, notes = gather_findings(codebase, day, todo_rows, sources, warehouse)
+        upstream = {asset: _for_key(value, key) for asset, value in inputs.items()}
+        findings, notes = gather_findings(codebase, day, todo_rows, sources, upstream)
         acting = not config.dry_run and day == today
         if not config.dry_run and day != today:
             context.log.info(f"{key}: not today's partition, so recording what would be done without acting")
