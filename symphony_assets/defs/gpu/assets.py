@@ -35,7 +35,6 @@ from symphony_assets.resources.nvml import (
     SamplerCursor,
 )
 from symphony_assets.resources.postgres import Database, PostgresResource
-from symphony_assets.storage.warehouse import Warehouse
 
 HOUR = dt.timedelta(hours=1)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -222,8 +221,20 @@ class GpuUtilisationConfig(dg.Config):
     hot_minutes: int = 10
 
 
+#: The samples the ``gpu_sampler`` sensor appends (a Postgres table no run materialises): declared so
+#: the lineage shows where ``gpu_utilisation`` and ``agent_inventory`` get their GPU data.
+gpu_samples = dg.AssetSpec(
+    "gpu_samples",
+    description="NVML samples the gpu_sampler sensor appends (symphony.gpu_samples, gpu_process_samples).",
+    group_name="gpu",
+    kinds={"nvml", "postgres"},
+    metadata={"dagster/table_name": "symphony.symphony.gpu_samples"},
+)
+
+
 @dg.asset(
     partitions_def=gpu_partitions,
+    deps=[gpu_samples],
     io_manager_key="warehouse_io_manager",
     group_name="gpu",
     kinds={"nvml", "parquet", "postgres"},
@@ -391,29 +402,34 @@ def build_agent_inventory(
 
 @snapshot_asset(
     AGENT_INVENTORY,
-    deps=["file_inventory", "code_findings", "port_map"],
+    ins={name: dg.AssetIn(name) for name in ("file_inventory", "code_findings", "port_map")},
+    deps=[gpu_samples],
     group_name="gpu",
     kinds={"parquet", "postgres"},
     code_version="1",
 )
-def agent_inventory(context: dg.AssetExecutionContext, postgres: PostgresResource) -> Any:
+def agent_inventory(
+    context: dg.AssetExecutionContext,
+    postgres: PostgresResource,
+    file_inventory: Any,
+    code_findings: Any,
+    port_map: Any,
+) -> Any:
     """Every agent of the codebase (files under agents/, *agent*.py, or run by a GPU process): its
     machine, the ports it binds, its GPU code sites, last change and GPU peak over the day."""
     db = postgres.database()
-    warehouse = Warehouse()
     frames: dict[str, pd.DataFrame] = {}
     metas: dict[str, dict[str, Any]] = {}
     for key, name, day in run_partitions(context):
         codebase = codebase_named(name)
-        keys: Mapping[str, str] = {"codebase": name, "date": str(day)}
         start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
         hosts = gpu_hosts(codebase.machine, codebase.option("gpu", "hosts"))
         df, meta = build_agent_inventory(
             machine=codebase.machine,
             root=str(codebase.path),
-            inventory=_read(warehouse, "file_inventory", keys),
-            findings=_read(warehouse, "code_findings", keys),
-            ports=_read(warehouse, "port_map", keys),
+            inventory=_for_key(file_inventory, key),
+            findings=_for_key(code_findings, key),
+            ports=_for_key(port_map, key),
             procs=load_process_samples(db, hosts, start, start + dt.timedelta(days=1)),
         )
         frames[key], metas[key] = df, {"codebase": name, "gpu_hosts": ", ".join(hosts), **meta}
@@ -421,8 +437,7 @@ def agent_inventory(context: dg.AssetExecutionContext, postgres: PostgresResourc
     return output_partitions(context, frames, metas)
 
 
-def _read(warehouse: Warehouse, asset: str, keys: Mapping[str, str]) -> pd.DataFrame | None:
-    df = warehouse.read(asset, keys)
-    if df is None:
-        return None
-    return df.drop(columns=[c for c in ("codebase", "date") if c in df.columns])
+def _for_key(value: Any, key: str) -> pd.DataFrame | None:
+    """One partition's frame of an input (a frame for one day, a dict of frames for a range)."""
+    found = value.get(key) if isinstance(value, Mapping) else value
+    return found if isinstance(found, pd.DataFrame) else None
