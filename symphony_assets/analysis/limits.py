@@ -19,6 +19,8 @@ __all__ = [
     "MAX_CONFIG_BYTES",
     "MAX_CONFIG_DEPTH",
     "MAX_CONFIG_NODES",
+    "MAX_LINE_CHARS",
+    "MAX_NAME_CHARS",
     "MAX_PURE_PARSE_CHARS",
     "MAX_PYTHON_BYTES",
     "MAX_TEXT_BYTES",
@@ -47,6 +49,12 @@ MAX_ALIAS_EXPANSION = 100_000
 MAX_PYTHON_BYTES = 5_000_000
 #: Line-oriented text files (requirements, crontabs, systemd units, shell) larger than this are not read.
 MAX_TEXT_BYTES = 2_000_000
+
+#: A requirements line longer than this is an ``error`` row, not a declaration.
+MAX_LINE_CHARS = 4096
+#: Names (packages, modules) longer than this are refused: no real one is, and Postgres cannot index
+#: a value over ~2,700 bytes (one such name fails the whole partition's write).
+MAX_NAME_CHARS = 1000
 
 
 class LimitExceeded(Exception):
@@ -81,8 +89,11 @@ class NodeBudget:
 
 
 def safe_text(text: str) -> str:
-    """``text`` as every store accepts it: lone surrogates (from ``\\udc80`` escapes in a JSON or YAML
-    string, or a Python literal) become visible ``\\udc80`` escapes instead of failing a UTF-8 write."""
+    """``text`` as every store accepts it: NUL (which no Postgres text or JSON value may hold) and lone
+    surrogates (from a ``\\udc80`` escape in a JSON or YAML string, or a Python literal) become
+    visible escapes (``\\x00``, ``\\udc80``) instead of failing the write of a whole partition."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
