@@ -64,6 +64,8 @@ def hostile_corpus() -> dict[bytes, bytes]:
         b"deploy/agent.service": b"[Service]\nExecStart=/usr/bin/python src/nul.py\nExecStart=\xff\n",
         b"src/long_import.py": b"import " + b"m" * 5000 + b"\nfrom " + b"p" * 5000 + b" import x\n",
         b"/".join([b"d" * 200] * 15) + b"/long_path.py": b"import os\n",
+        b"src/gpu_nul.py": b"import torch\nx = t.cuda()  # \x00 zero\n",
+        b"scripts/nul.sh": b"# " + MARK.encode() + b" a \x00 b\n",
         b"new\nline.py": b"import os\n",
         b"bad-\xff\xfe-name.yaml": b"port: 84\n",
         b"tab\tname.json": b'{"port": 85}',
@@ -117,6 +119,12 @@ def test_hostile_corpus_runs_end_to_end_with_nothing_lost(
     errors = list(requirements["error"].dropna())
     assert any(e.startswith("limit: line longer than") for e in errors), errors
     assert "requests==2.0\\x00" in set(requirements["raw"])  # an error row; the NUL kept, escaped
+
+    todo_rows = table("todo_list")
+    assert any("\\x00" in text for text in todo_rows[todo_rows["path"] == "scripts/nul.sh"]["text"])
+    code_findings = table("code_findings")
+    gpu_nul = code_findings[code_findings["path"] == "src/gpu_nul.py"]
+    assert any("\\x00" in str(d) for d in gpu_nul["detail"]), gpu_nul.to_dict("records")
 
     # Every asset table this run wrote can be read back from Postgres as well.
     count = db.read_frame(
