@@ -64,6 +64,8 @@ def hostile_corpus() -> dict[bytes, bytes]:
         b"deploy/agent.service": b"[Service]\nExecStart=/usr/bin/python src/nul.py\nExecStart=\xff\n",
         b"src/long_import.py": b"import " + b"m" * 5000 + b"\nfrom " + b"p" * 5000 + b" import x\n",
         b"/".join([b"d" * 200] * 15) + b"/long_path.py": b"import os\n",
+        # Over the token limit (not the byte limit): parsing it would take ~0.5 GB.
+        b"src/generated.py": b"".join(b"x%d = f(%d, [1, 2])\n" % (i, i) for i in range(100_000)),
         b"src/gpu_nul.py": b"import torch\nx = t.cuda()  # \x00 zero\n",
         b"scripts/nul.sh": b"# " + MARK.encode() + b" a \x00 b\n",
         b"new\nline.py": b"import os\n",
@@ -119,6 +121,11 @@ def test_hostile_corpus_runs_end_to_end_with_nothing_lost(
     errors = list(requirements["error"].dropna())
     assert any(e.startswith("limit: line longer than") for e in errors), errors
     assert "requests==2.0\\x00" in set(requirements["raw"])  # an error row; the NUL kept, escaped
+
+    assert skipped["src/generated.py"].startswith("too_large: about ")
+    complexity = table("code_complexity")
+    generated = complexity[complexity["path"] == "src/generated.py"]
+    assert list(generated["status"]) == ["too_large"], generated.to_dict("records")
 
     todo_rows = table("todo_list")
     assert any("\\x00" in text for text in todo_rows[todo_rows["path"] == "scripts/nul.sh"]["text"])

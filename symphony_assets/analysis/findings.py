@@ -107,8 +107,8 @@ def broad_excepts(source: bytes, outcome: ParseOutcome | None = None) -> list[Br
 
     ``outcome`` lets a caller that already parsed the file skip a second parse.
     """
-    if b"except" not in source:
-        return []
+    if b"except" not in source or limits.python_too_large(source):
+        return []  # a file over the limit is not parsed (the code assets record it as too_large)
     outcome = outcome or parse_python(source)
     if outcome.tree is None:
         return _broad_excepts_ts(source)
@@ -224,7 +224,7 @@ def gpu_sites(source: bytes, outcome: ParseOutcome | None = None) -> list[GpuSit
     Every form we report spells ``cuda`` or ``cupy`` somewhere in the file, so files without either
     word are answered without parsing (most files of most codebases).
     """
-    if b"cuda" not in source and b"cupy" not in source:
+    if (b"cuda" not in source and b"cupy" not in source) or limits.python_too_large(source):
         return []
     outcome = outcome or parse_python(source)
     if outcome.tree is None:

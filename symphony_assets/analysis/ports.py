@@ -111,7 +111,7 @@ def extract_ports(path: str, source: bytes) -> list[PortSite]:
     if fmt is None:
         return []
     if fmt == "python":
-        too_large = limits.too_large_reason(len(source), limits.MAX_PYTHON_BYTES, "Python")
+        too_large = limits.python_too_large(source)
         sites = [_skipped_site(too_large)] if too_large else _python_ports(source)
     else:
         too_large = limits.too_large_reason(len(source), MAX_CONFIG_BYTES, "config")

@@ -113,6 +113,8 @@ def extract_todos(
         return []  # most files: no marker word anywhere, so nothing to lex or parse
     pattern = _tag_pattern(tuple(tags))
     style = comment_style(path_suffix)
+    if style == "python" and limits.python_too_large(source):
+        return []  # not tokenized or parsed at all: the code assets record the file as too_large
     raw: list[tuple[int, str, str, str]] = []  # line, comment text, scope, via
     if style == "python":
         spans = statement_spans(tree) if tree is not None else statements
