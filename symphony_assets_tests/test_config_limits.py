@@ -266,3 +266,40 @@ def test_port_map_asset_survives_an_alias_bomb_and_records_skipped_files(
     assert meta["skipped_files"] == 2
     assert "reports/huge.json" in meta["skipped_file_list"] and "config/app.yaml" in meta["skipped_file_list"]
     assert meta["site_count"] == 1 + 6 + 1  # skipped rows are not sites
+
+
+def test_toml_keys_never_found_on_a_line_cost_bounded_time() -> None:
+    # Keys written with escapes are never found textually: each search used to scan to the end.
+    lines = [f'"k\\u00{65 + i % 20:02x}{i}" = {i}' for i in range(20_000)]
+    data = ("\n".join(lines) + "\nport = 5\n").encode()
+    started = time.process_time()
+    sites = extract_ports("settings.toml", data)
+    assert time.process_time() - started < 15  # was 190 s
+    assert [(s.port, s.context) for s in sites] == [(5, "port")]
+
+
+def test_yaml_that_libyaml_refuses_is_read_by_pyyaml_when_small() -> None:
+    # JSON dumpers write astral characters as surrogate-pair escapes; libyaml refuses them.
+    data = b'name: "\\ud83d\\ude00"\nsvc:\n  port: 5000\n'
+    # Read as YAML (the key path), not line by line (which would say just "port").
+    assert [(s.port, s.line, s.context) for s in extract_ports("x.yaml", data)] == [(5000, 3, "svc.port")]
+
+
+def test_limits_helpers() -> None:
+    assert limits.safe_text("plain") == "plain"
+    assert limits.safe_text("a\x00b\udc80") == "a\\x00b\\udc80"
+    assert limits.too_large_reason(10, 10, "x") is None
+    assert (
+        limits.too_large_reason(11, 10, "YAML")
+        == "too_large: 11 bytes is over the 10-byte limit for YAML files"
+    )
+    # A huge string literal is one token; a huge generated module is many.
+    assert limits.python_too_large(b'X = "' + b"a" * 5_000_000 + b'"\n') is None
+    generated = b"".join(b"x%d = f(%d, [1, 2])\n" % (i, i) for i in range(100_000))
+    assert limits.python_weight(generated) == 600_000
+    reason = limits.python_too_large(generated)
+    assert reason is not None and reason.startswith("too_large: about 600,000 syntax tokens")
+    budget = limits.NodeBudget(2, "too many")
+    budget.spend(2)
+    with pytest.raises(limits.LimitExceeded, match="too many"):
+        budget.spend()
