@@ -12,11 +12,12 @@ import io
 import re
 import tokenize
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import tree_sitter
 
+from symphony_assets.analysis import limits
 from symphony_assets.analysis.pysource import (
     ParseOutcome,
     decode_source,
@@ -106,8 +107,8 @@ def broad_excepts(source: bytes, outcome: ParseOutcome | None = None) -> list[Br
 
     ``outcome`` lets a caller that already parsed the file skip a second parse.
     """
-    if b"except" not in source:
-        return []
+    if b"except" not in source or limits.python_too_large(source):
+        return []  # a file over the limit is not parsed (the code assets record it as too_large)
     outcome = outcome or parse_python(source)
     if outcome.tree is None:
         return _broad_excepts_ts(source)
@@ -223,11 +224,11 @@ def gpu_sites(source: bytes, outcome: ParseOutcome | None = None) -> list[GpuSit
     Every form we report spells ``cuda`` or ``cupy`` somewhere in the file, so files without either
     word are answered without parsing (most files of most codebases).
     """
-    if b"cuda" not in source and b"cupy" not in source:
+    if (b"cuda" not in source and b"cupy" not in source) or limits.python_too_large(source):
         return []
     outcome = outcome or parse_python(source)
     if outcome.tree is None:
-        return _gpu_sites_ts(source)
+        return _storable(_gpu_sites_ts(source))
     lines = decode_source(source).splitlines()
     visitor = _GpuVisitor()
     visitor.visit(outcome.tree)
@@ -239,7 +240,12 @@ def gpu_sites(source: bytes, outcome: ParseOutcome | None = None) -> list[GpuSit
         seen.add((line, kind))
         found.append(GpuSite(line, kind, _snippet(lines, line), VIA_AST))
     found.sort(key=lambda s: (s.line, s.kind))
-    return found
+    return _storable(found)
+
+
+def _storable(sites: list[GpuSite]) -> list[GpuSite]:
+    """Snippets every store accepts (a NUL in the source line fails a Postgres write)."""
+    return [replace(s, snippet=limits.safe_text(s.snippet)) for s in sites]
 
 
 def _snippet(lines: list[str], line: int) -> str:

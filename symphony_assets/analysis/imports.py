@@ -29,6 +29,7 @@ from typing import Any, Final
 
 import tree_sitter
 
+from symphony_assets.analysis import limits
 from symphony_assets.analysis.pysource import iter_nodes, node_line, node_text, parse_python, ts_tree
 
 __all__ = [
@@ -148,6 +149,8 @@ class FileImports:
 def extract_imports(source: bytes) -> FileImports:
     """Import statements of one file with where they run; never raises."""
     outcome = parse_python(source)
+    if limits.python_too_large(source):  # not parsed at all: parse_error says why
+        return FileImports(imports=(), parse_error=outcome.error)
     if outcome.tree is not None:
         return FileImports(imports=tuple(_ast_imports(outcome.tree, _keyword_lines(source))))
     return FileImports(

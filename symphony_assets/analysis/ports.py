@@ -22,18 +22,22 @@ Resolution rules (what ``resolved`` means):
 from __future__ import annotations
 
 import ast
+import bisect
+import contextlib
+import gc
 import json
+import json.scanner
 import posixpath
 import re
 import tomllib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import tree_sitter
 import yaml
 
-from symphony_assets.analysis import pysource
+from symphony_assets.analysis import limits, pysource
 
 __all__ = [
     "PortConflict",
@@ -45,8 +49,9 @@ __all__ = [
     "is_port_key",
 ]
 
-Role = Literal["bind", "connect", "listen", "config", "unknown"]
-Via = Literal["ast", "fallback", "config"]
+#: ``skipped``: the file, or the rest of it, was not analysed; ``raw`` says which limit it hit.
+Role = Literal["bind", "connect", "listen", "config", "unknown", "skipped"]
+Via = Literal["ast", "fallback", "config", "skipped"]
 FileFormat = Literal["python", "yaml", "json", "toml", "env"]
 
 #: Longest ``raw`` text kept per site; enough to recognise the expression, bounded for storage.
@@ -54,8 +59,8 @@ RAW_LIMIT = 300
 #: A published compose range like ``8000-8999:8000-8999`` expands to at most this many sites.
 RANGE_LIMIT = 64
 MAX_PORT = 65535
-#: Config files larger than this are data, not configuration (and PyYAML reads ~1 MB/s): skipped.
-MAX_CONFIG_BYTES = 1_000_000
+#: Config files larger than this are data, not configuration: recorded as skipped (``role="skipped"``).
+MAX_CONFIG_BYTES = limits.MAX_CONFIG_BYTES
 
 
 @dataclass(frozen=True)
@@ -97,16 +102,32 @@ def file_format(path: str) -> FileFormat | None:
 
 
 def extract_ports(path: str, source: bytes) -> list[PortSite]:
-    """Every port site in one file; ``path`` only chooses the format."""
+    """Every port site in one file; ``path`` only chooses the format.
+
+    A file over a size limit, or whose parse hits a limit of :mod:`~symphony_assets.analysis.limits`
+    (nesting, node count, YAML alias expansion), gives a ``role="skipped"`` site saying why.
+    """
     fmt = file_format(path)
     if fmt is None:
         return []
     if fmt == "python":
-        return _python_ports(source)
-    if len(source) > MAX_CONFIG_BYTES:
-        return []
-    text = source.decode("utf-8", "replace")
-    return _config_ports(fmt, text)
+        too_large = limits.python_too_large(source)
+        sites = [_skipped_site(too_large)] if too_large else _python_ports(source)
+    else:
+        too_large = limits.too_large_reason(len(source), MAX_CONFIG_BYTES, "config")
+        if too_large:
+            return [_skipped_site(too_large)]
+        sites = _config_ports(fmt, source.decode("utf-8", "replace"))
+    return [_storable(site) for site in sites]
+
+
+def _storable(site: PortSite) -> PortSite:
+    """The site with text every store accepts (a ``\\udc80`` escape in a string gives a lone surrogate)."""
+    raw, context = limits.safe_text(site.raw), limits.safe_text(site.context)
+    host = None if site.host is None else limits.safe_text(site.host)
+    if (raw, context, host) == (site.raw, site.context, site.host):
+        return site
+    return replace(site, raw=raw, context=context, host=host)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1099,109 +1120,434 @@ def is_port_key(key: str) -> bool:
     return bool(_PORT_KEY_SNAKE.search(key) or _PORT_KEY_CAMEL.search(key))
 
 
-@dataclass
-class _CNode:
-    """A format-neutral config tree node: mapping, list or scalar, with its 1-based line."""
+#: Where a JSON container sits: None for the root, else (its container's place, its index there).
+#: Plain tuples, not parent pointers, so a parsed tree has no reference cycles and is freed at once.
+_JsonPath = tuple["_JsonPath", int] | None
 
-    kind: Literal["map", "list", "scalar"]
-    line: int
-    value: int | float | str | bool | None = None
-    items: list[tuple[str, _CNode]] = field(default_factory=list)
+
+class _CNode:
+    """A format-neutral config tree node: mapping, list or scalar, with its 1-based line.
+
+    YAML aliases make the tree a graph: an alias is the anchored node itself, so an anchored subtree is
+    built once however often it is referred to, and walks bound the re-visits (:data:`MAX_ALIAS_EXPANSION`).
+    JSON nodes learn their line only when asked (``_locator``): a 5 MB report is parsed by the C parser,
+    and only the few nodes that become sites pay for finding their offset.
+    """
+
+    __slots__ = ("_index", "_line", "_locator", "_parent", "items", "kind", "value")
+
+    def __init__(
+        self,
+        kind: Literal["map", "list", "scalar"],
+        line: int,
+        value: int | float | str | bool | None = None,
+        items: list[tuple[str, _CNode]] | None = None,
+        locator: _JsonLocator | None = None,
+        parent: _JsonPath = None,
+        index: int = 0,
+    ) -> None:
+        self.kind = kind
+        self._line = line
+        self.value = value
+        self.items: Sequence[tuple[str, _CNode]] = () if items is None else items
+        self._locator = locator
+        self._parent = parent
+        self._index = index
+
+    @property
+    def line(self) -> int:
+        if self._line < 0 and self._locator is not None:
+            self._line = self._locator.line_of(self)
+        return self._line
+
+    def with_value(self, value: str) -> _CNode:
+        """A scalar at this node's place (same line, found the same lazy way) holding ``value``."""
+        return _CNode("scalar", self._line, value, None, self._locator, self._parent, self._index)
+
+
+def _skipped_site(reason: str, via: Via = "skipped") -> PortSite:
+    """The row that records a file (or the rest of one) left unanalysed at a limit, and why."""
+    return PortSite(
+        line=1,
+        role="skipped",
+        host=None,
+        port=None,
+        raw=reason[:RAW_LIMIT],
+        resolved=False,
+        socket_type=None,
+        via=via,
+        context="",
+    )
 
 
 def _config_ports(fmt: FileFormat, text: str) -> list[PortSite]:
     if fmt == "env":
         return _line_ports(text)
-    roots = _load_config(fmt, text)
+    try:
+        roots = _load_config(fmt, text)
+    except limits.LimitExceeded as exc:
+        return [_skipped_site(exc.reason)]
     if roots is None:
         return _line_ports(text)
-    variables: dict[str, str] = {}
-    for root in roots:
-        _collect_vars(root, variables, set())
     sites: list[PortSite] = []
-    for root in roots:
-        compose = root.kind == "map" and any(k == "services" and v.kind == "map" for k, v in root.items)
-        _walk_config(root, "", variables, compose, sites, set())
-    return sorted(sites, key=lambda s: (s.line, s.context, s.port if s.port is not None else -1))
+    walk = _Walk(limits.MAX_ALIAS_EXPANSION)
+    skipped: str | None = None
+    try:
+        variables: dict[str, str] = {}
+        seen: set[int] = set()
+        for root in roots:
+            _collect_vars(root, variables, seen, 0)
+        for root in roots:
+            compose = root.kind == "map" and any(k == "services" and v.kind == "map" for k, v in root.items)
+            _walk_config(root, "", variables, compose, sites, walk, 0)
+    except limits.LimitExceeded as exc:
+        skipped = exc.reason
+    except RecursionError:
+        skipped = limits.depth_reason(limits.MAX_CONFIG_DEPTH)
+    if skipped is None and walk.truncated:
+        skipped = (
+            f"limit: YAML aliases expand to more than {limits.MAX_ALIAS_EXPANSION:,} extra nodes;"
+            " later uses of an alias were not followed"
+        )
+    sites.sort(key=lambda s: (s.line, s.context, s.port if s.port is not None else -1))
+    if skipped is not None:
+        sites.insert(0, _skipped_site(skipped))
+    return sites
 
 
 def _load_config(fmt: FileFormat, text: str) -> list[_CNode] | None:
+    """Every document's root, or None when the text does not parse.
+
+    Raises :class:`~symphony_assets.analysis.limits.LimitExceeded` when the file is too deep or holds
+    too many nodes. JSON goes through the C JSON parser first (YAML for JSON-like files it rejects);
+    YAML through libyaml's event stream, never a full node graph.
+    """
+    if fmt == "json":
+        json_roots = _json_roots(text)
+        if json_roots is not None:
+            return json_roots
     if fmt in ("yaml", "json"):
-        try:
-            return [
-                _from_yaml(node, set()) for node in yaml.compose_all(text, Loader=yaml.SafeLoader) if node
-            ]
-        except (yaml.YAMLError, RecursionError, ValueError):
-            if fmt == "yaml":
-                return None
-        try:
-            data = json.loads(text)
-        except (ValueError, RecursionError):
-            return None
-        return [_from_python(data, _LineFinder(text), 1)]
+        yaml_roots = _yaml_roots(text, yaml.CSafeLoader)
+        if yaml_roots is None and len(text) <= limits.MAX_PURE_PARSE_CHARS:
+            # PyYAML's own reader accepts a little more than libyaml (escaped surrogate pairs, as JSON
+            # dumpers write them), and read these files before: give it the small ones libyaml refused.
+            yaml_roots = _yaml_roots(text, yaml.SafeLoader)
+        return yaml_roots
+    if len(text) > limits.MAX_PURE_PARSE_CHARS:
+        raise limits.LimitExceeded(
+            f"too_large: {len(text):,} characters is over the {limits.MAX_PURE_PARSE_CHARS:,}"
+            " limit for TOML files"
+        )
     try:
         data = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, RecursionError, ValueError):
         return None
-    return [_from_python(data, _LineFinder(text), 1)]
+    budget = limits.NodeBudget(limits.MAX_CONFIG_NODES, f"limit: more than {limits.MAX_CONFIG_NODES:,} nodes")
+    return [_from_python(data, _LineFinder(text), 1, budget)]
 
 
-def _from_yaml(node: yaml.Node, seen: set[int]) -> _CNode:
-    line = node.start_mark.line + 1
-    if id(node) in seen:
-        return _CNode("scalar", line)
-    if isinstance(node, yaml.MappingNode):
-        seen = seen | {id(node)}
-        items = []
-        for key_node, value_node in node.value:
-            key_text = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else ""
-            items.append((key_text, _from_yaml(value_node, seen)))
-        return _CNode("map", line, items=items)
-    if isinstance(node, yaml.SequenceNode):
-        seen = seen | {id(node)}
-        return _CNode("list", line, items=[("", _from_yaml(v, seen)) for v in node.value])
-    value: int | str = str(node.value)
-    if node.tag.endswith(":int") and str(node.value).isdigit():
-        value = int(str(node.value))
-    return _CNode("scalar", line, value=value)
+# -- YAML: libyaml events, each alias is its anchored node (never a copy) ---------------------------------
+
+
+def _yaml_roots(
+    text: str, loader_class: type[yaml.CSafeLoader] | type[yaml.SafeLoader]
+) -> list[_CNode] | None:
+    budget = limits.NodeBudget(limits.MAX_CONFIG_NODES, f"limit: more than {limits.MAX_CONFIG_NODES:,} nodes")
+    roots: list[_CNode] = []
+    try:
+        loader = loader_class(text)  # PyYAML's own reader checks the characters here already
+    except (yaml.YAMLError, ValueError):
+        return None
+    try:
+        with _gc_paused():
+            _yaml_events(loader, budget, roots)
+    except (yaml.YAMLError, RecursionError, ValueError, _YamlRefused):
+        return None
+    finally:
+        loader.dispose()
+    return roots
+
+
+class _YamlRefused(Exception):
+    """Text PyYAML's composer refuses although libyaml parses it (an undefined or duplicate anchor)."""
+
+
+def _yaml_events(
+    loader: yaml.CSafeLoader | yaml.SafeLoader, budget: limits.NodeBudget, roots: list[_CNode]
+) -> None:
+    """Build ``_CNode`` trees from the event stream: what ``yaml.compose_all`` would, without its nodes."""
+    anchors: dict[str, _CNode] = {}
+    # Open containers with their item lists; for a mapping, the key read for the next value (None: none yet).
+    stack: list[tuple[_CNode, list[tuple[str, _CNode]]]] = []
+    pending: list[str | None] = []
+    while True:
+        event = loader.get_event()
+        if event is None or isinstance(event, yaml.StreamEndEvent):
+            return
+        if isinstance(event, yaml.DocumentStartEvent):
+            anchors = {}
+            continue
+        if isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            stack.pop()
+            pending.pop()
+            continue
+        node: _CNode
+        key_text = ""
+        items: list[tuple[str, _CNode]] | None = None
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor is None or event.anchor not in anchors:
+                raise _YamlRefused("found undefined alias")
+            node = anchors[event.anchor]
+            if node.kind == "scalar":
+                key_text = str(node.value)
+        elif isinstance(event, yaml.ScalarEvent):
+            budget.spend()
+            node = _CNode("scalar", _mark_line(event), _yaml_scalar(loader, event))
+            key_text = event.value
+        elif isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            budget.spend()
+            if len(stack) >= limits.MAX_CONFIG_DEPTH:
+                raise limits.LimitExceeded(limits.depth_reason(len(stack) + 1))
+            items = []
+            kind: Literal["map", "list"] = "map" if isinstance(event, yaml.MappingStartEvent) else "list"
+            node = _CNode(kind, _mark_line(event), None, items)
+        else:
+            continue
+        anchor = None if isinstance(event, yaml.AliasEvent) else getattr(event, "anchor", None)
+        if anchor is not None:
+            if anchor in anchors:
+                raise _YamlRefused("found duplicate anchor")
+            anchors[anchor] = node
+        if not stack:
+            roots.append(node)
+        elif stack[-1][0].kind == "list":
+            stack[-1][1].append(("", node))
+        elif pending[-1] is None:
+            pending[-1] = key_text
+        else:
+            stack[-1][1].append((pending[-1], node))
+            pending[-1] = None
+        if items is not None:
+            stack.append((node, items))
+            pending.append(None)
+
+
+def _mark_line(event: yaml.Event) -> int:
+    return 1 if event.start_mark is None else event.start_mark.line + 1
+
+
+def _yaml_scalar(loader: yaml.CSafeLoader | yaml.SafeLoader, event: yaml.ScalarEvent) -> int | str:
+    """The scalar as PyYAML's composer saw it: a plain (or ``!!int``) digit string is an int."""
+    value: str = event.value
+    if not value.isdigit() or len(value) > _MAX_INT_DIGITS:
+        return value
+    tag = event.tag
+    if tag is None or tag == "!":
+        tag = str(loader.resolve(yaml.ScalarNode, value, event.implicit))  # type: ignore[no-untyped-call]
+    return int(value) if tag.endswith(":int") else value
+
+
+#: Longer digit strings stay text: ``int()`` refuses more than 4,300 digits, and no port has them.
+_MAX_INT_DIGITS = 4000
+
+
+# -- JSON: the C parser, lines found afterwards for the nodes that become sites ---------------------------
+
+
+def _json_int(text: str) -> int | str:
+    # As YAML reads JSON: only digit strings are ints (``-5`` stays text, as ``str(node.value)`` did).
+    return int(text) if text.isdigit() and len(text) <= _MAX_INT_DIGITS else text
+
+
+_JSON_CONSTANTS: dict[object, str] = {True: "true", False: "false"}
+
+
+def _json_roots(text: str) -> list[_CNode] | None:
+    budget = limits.NodeBudget(limits.MAX_CONFIG_NODES, f"limit: more than {limits.MAX_CONFIG_NODES:,} nodes")
+    with _gc_paused():
+        try:
+            data = json.loads(
+                text, object_pairs_hook=tuple, parse_int=_json_int, parse_float=str, parse_constant=str
+            )
+        except (ValueError, RecursionError):
+            return None
+        return [_from_json(data, _JsonLocator(text), budget, 0, None, -1)]
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a big tree is built (it makes no cycles, and the collector,
+    re-run every few hundred allocations over an ever larger heap, cost 80% of building a 5 MB report).
+    Memory stays bounded by the node limit; the previous state is restored."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _from_json(
+    data: object, locator: _JsonLocator, budget: limits.NodeBudget, depth: int, where: _JsonPath, index: int
+) -> _CNode:
+    """The ``_CNode`` tree of parsed JSON (objects as tuples of pairs); lines are found later, on demand."""
+    if type(data) is not tuple and type(data) is not list:
+        budget.spend()
+        return _CNode("scalar", -1, _json_scalar(data), None, locator, where, index)
+    if depth >= limits.MAX_CONFIG_DEPTH:
+        raise limits.LimitExceeded(limits.depth_reason(depth + 1))
+    budget.spend(1 + len(data))
+    is_map = type(data) is tuple
+    items: list[tuple[str, _CNode]] = []
+    node = _CNode("map" if is_map else "list", -1, None, items, locator, where, index)
+    here: _JsonPath = None if depth == 0 else (where, index)
+    for position, entry in enumerate(data):
+        key, value = entry if is_map else ("", entry)
+        if type(value) is tuple or type(value) is list:
+            child = _from_json(value, locator, budget, depth + 1, here, position)
+        else:
+            child = _CNode("scalar", -1, _json_scalar(value), None, locator, here, position)
+        items.append((key, child))
+    return node
+
+
+def _json_scalar(value: object) -> int | str:
+    """A JSON scalar as the YAML reader saw it: digit-only ints stay ints, the rest is text."""
+    if type(value) is str or type(value) is int:
+        return value
+    return "null" if value is None else _JSON_CONSTANTS.get(value, str(value))
+
+
+_JSON_WS = re.compile(r"[ \t\n\r]*")
+#: Line breaks as YAML counts them (so JSON lines match what the YAML reader reported before).
+_YAML_BREAK = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
+
+
+class _JsonLocator:
+    """Offsets, then lines, of JSON nodes, found on demand by re-scanning only the containers on their path.
+
+    Each container on the way is scanned once (its members skipped at C speed by the JSON scanner) and
+    its members' offsets kept, so resolving every site of a file costs about one more parse.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        decoder = json.JSONDecoder(
+            object_pairs_hook=tuple, parse_int=str, parse_float=str, parse_constant=str
+        )
+        self._scan: Callable[[str, int], tuple[object, int]] = json.scanner.make_scanner(
+            decoder  # type: ignore[arg-type]
+        )
+        self._members: dict[int, list[int]] = {}
+        self._breaks: list[int] | None = None
+
+    def line_of(self, node: _CNode) -> int:
+        try:
+            offset = self._offset(node)
+        except (StopIteration, IndexError, ValueError, RecursionError):
+            return 1
+        if self._breaks is None:
+            self._breaks = [m.end() for m in _YAML_BREAK.finditer(self.text)]
+        return bisect.bisect_right(self._breaks, offset) + 1
+
+    def _offset(self, node: _CNode) -> int:
+        if node._parent is None and node._index < 0:
+            return _JSON_WS.match(self.text, 0).end()  # type: ignore[union-attr]
+        return self._member_offset(node._parent, node._index)
+
+    def _member_offset(self, container: _JsonPath, index: int) -> int:
+        if container is None:
+            start = _JSON_WS.match(self.text, 0).end()  # type: ignore[union-attr]
+        else:
+            start = self._member_offset(*container)
+        members = self._members.get(start)
+        if members is None:
+            members = self._members[start] = self._member_offsets(start)
+        return members[index]
+
+    def _member_offsets(self, start: int) -> list[int]:
+        """Offsets of the values inside the object or array that starts at ``start``."""
+        text, scan = self.text, self._scan
+        closing = "}" if text[start] == "{" else "]"
+        out: list[int] = []
+        pos = _JSON_WS.match(text, start + 1).end()  # type: ignore[union-attr]
+        if text[pos] == closing:
+            return out
+        while True:
+            if closing == "}":
+                _, pos = scan(text, pos)  # the key
+                pos = _JSON_WS.match(text, pos).end()  # type: ignore[union-attr]
+                pos = _JSON_WS.match(text, pos + 1).end()  # type: ignore[union-attr]  # past ':'
+            out.append(pos)
+            _, pos = scan(text, pos)
+            pos = _JSON_WS.match(text, pos).end()  # type: ignore[union-attr]
+            if text[pos] != ",":
+                return out
+            pos = _JSON_WS.match(text, pos + 1).end()  # type: ignore[union-attr]
+
+
+# -- TOML: tomllib, lines found by searching for the keys --------------------------------------------------
 
 
 class _LineFinder:
-    """Approximate lines for formats whose parser gives none: the next line naming the key."""
+    """Approximate lines for formats whose parser gives none: the next line naming the key.
+
+    A key that is never found (written with escapes, ``"k\\u0041"``) scans to the end of the file, so
+    the lines searched in all are bounded (:data:`_LINE_SEARCH_BUDGET`); past it keys get the line of
+    their table. Without the bound a 440 KB TOML file of such keys took 190 s.
+    """
 
     def __init__(self, text: str) -> None:
         self.lines = text.splitlines()
         self.cursor = 0
+        self.budget = _LINE_SEARCH_BUDGET
 
     def find(self, key: str, fallback: int) -> int:
+        if self.budget <= 0:
+            return fallback
         needle = re.compile(r"(?:^|[\s\"'{,.\[])" + re.escape(key) + r"(?:[\"'\s]*[:=\]]|$)")
-        for index in range(self.cursor, len(self.lines)):
+        end = min(len(self.lines), self.cursor + self.budget)
+        for index in range(self.cursor, end):
             if needle.search(self.lines[index]):
+                self.budget -= index - self.cursor + 1
                 self.cursor = index
                 return index + 1
+        self.budget -= end - self.cursor
         return fallback
 
 
-def _from_python(data: object, finder: _LineFinder, line: int, depth: int = 0) -> _CNode:
-    if depth > 200:
-        return _CNode("scalar", line)
+#: Lines :class:`_LineFinder` may search in one file, over all keys (a few per key in a normal file).
+_LINE_SEARCH_BUDGET = 1_000_000
+
+
+def _from_python(
+    data: object, finder: _LineFinder, line: int, budget: limits.NodeBudget, depth: int = 0
+) -> _CNode:
+    budget.spend()
+    if isinstance(data, dict | list) and depth >= limits.MAX_CONFIG_DEPTH:
+        raise limits.LimitExceeded(limits.depth_reason(depth + 1))
     if isinstance(data, dict):
         items = []
         for key, value in data.items():
             key_line = finder.find(str(key), line)
-            items.append((str(key), _from_python(value, finder, key_line, depth + 1)))
+            items.append((str(key), _from_python(value, finder, key_line, budget, depth + 1)))
         return _CNode("map", line, items=items)
     if isinstance(data, list):
-        return _CNode("list", line, items=[("", _from_python(v, finder, line, depth + 1)) for v in data])
+        return _CNode(
+            "list", line, items=[("", _from_python(v, finder, line, budget, depth + 1)) for v in data]
+        )
     if isinstance(data, bool | int | float | str) or data is None:
         return _CNode("scalar", line, value=data)
     return _CNode("scalar", line, value=str(data))
 
 
-def _collect_vars(node: _CNode, out: dict[str, str], seen: set[int]) -> None:
+def _collect_vars(node: _CNode, out: dict[str, str], seen: set[int], depth: int) -> None:
     """Variables a ``${VAR}`` in the same file may refer to: scalar keys and ``KEY=VALUE`` entries."""
     if id(node) in seen:
         return
+    if depth > limits.MAX_CONFIG_DEPTH:
+        raise limits.LimitExceeded(limits.depth_reason(depth))
     seen.add(id(node))
     for key, child in node.items:
         if child.kind == "scalar" and _VAR_NAME.match(key) and child.value is not None:
@@ -1211,7 +1557,7 @@ def _collect_vars(node: _CNode, out: dict[str, str], seen: set[int]) -> None:
             if sep and _VAR_NAME.match(name.strip()):
                 out.setdefault(name.strip(), value.strip())
         else:
-            _collect_vars(child, out, seen)
+            _collect_vars(child, out, seen, depth + 1)
 
 
 def _config_port(raw: object, variables: dict[str, str]) -> tuple[int | None, bool]:
@@ -1262,17 +1608,61 @@ def _substitute(text: str, variables: dict[str, str], depth: int = 0) -> tuple[s
     return (None, soft) if unknown else (result, soft)
 
 
+class _Walk:
+    """What one config walk has visited, and how many re-visits through YAML aliases it may still make."""
+
+    __slots__ = ("active", "expansions_left", "truncated", "visited")
+
+    def __init__(self, expansions: int) -> None:
+        self.visited: set[int] = set()
+        #: The nodes on the path being walked: an alias to one of them is a cycle.
+        self.active: set[int] = set()
+        self.expansions_left = expansions
+        self.truncated = False
+
+    def enter(self, node: _CNode) -> bool:
+        """Whether to walk ``node``: always the first time, again (an alias) only within the budget."""
+        if id(node) not in self.visited:
+            self.visited.add(id(node))
+            return True
+        cost = 1 + len(node.items)
+        if cost > self.expansions_left:
+            self.truncated = True
+            return False
+        self.expansions_left -= cost
+        return True
+
+
 def _walk_config(
     node: _CNode,
     path: str,
     variables: dict[str, str],
     compose: bool,
     sites: list[PortSite],
-    seen: set[int],
+    walk: _Walk,
+    depth: int,
 ) -> None:
-    if id(node) in seen:
-        return
-    seen.add(id(node))
+    """Sites under ``node``; an aliased subtree is walked wherever it is used, within ``walk``'s budget."""
+    if depth > limits.MAX_CONFIG_DEPTH:
+        raise limits.LimitExceeded(limits.depth_reason(depth))
+    if id(node) in walk.active or not walk.enter(node):
+        return  # a recursive alias (the node is its own ancestor), or the alias budget is spent
+    walk.active.add(id(node))
+    try:
+        _walk_children(node, path, variables, compose, sites, walk, depth)
+    finally:
+        walk.active.discard(id(node))
+
+
+def _walk_children(
+    node: _CNode,
+    path: str,
+    variables: dict[str, str],
+    compose: bool,
+    sites: list[PortSite],
+    walk: _Walk,
+    depth: int,
+) -> None:
     if node.kind == "map":
         host = _sibling_host(node)
         for key, child in node.items:
@@ -1286,24 +1676,18 @@ def _walk_config(
             elif child.kind == "scalar":
                 _config_scalar(key, child, child_path, host, variables, sites)
             else:
-                _walk_config(child, child_path, variables, compose, sites, seen)
+                _walk_config(child, child_path, variables, compose, sites, walk, depth + 1)
     elif node.kind == "list":
         for index, (_, child) in enumerate(node.items):
             child_path = f"{path}[{index}]"
             if child.kind == "scalar" and isinstance(child.value, str) and "=" in child.value:
                 key, _, value = child.value.partition("=")
-                _config_scalar(
-                    key.strip(),
-                    _CNode("scalar", child.line, value=value.strip()),
-                    child_path,
-                    None,
-                    variables,
-                    sites,
-                )
+                scalar = child.with_value(value.strip())
+                _config_scalar(key.strip(), scalar, child_path, None, variables, sites)
             elif child.kind == "scalar":
                 _config_scalar("", child, child_path, None, variables, sites)
             else:
-                _walk_config(child, child_path, variables, compose, sites, seen)
+                _walk_config(child, child_path, variables, compose, sites, walk, depth + 1)
 
 
 def _sibling_host(node: _CNode) -> str | None:
@@ -1328,6 +1712,8 @@ def _config_scalar(
         return
     if not isinstance(value, str):
         return
+    if "://" not in value and "$" not in value and not (key and _ADDRESS_KEY.search(key)):
+        return  # no URL, no variable, no address key: nothing below can match (most of a big report)
     expanded, _ = _substitute(value, variables)
     text = expanded if expanded is not None else value
     found = False

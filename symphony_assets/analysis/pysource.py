@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import tree_sitter
 import tree_sitter_python
 
+from symphony_assets.analysis import limits
+
 __all__ = [
     "Comment",
     "ParseOutcome",
@@ -80,6 +82,9 @@ class ParseOutcome:
 
 def parse_python(source: bytes) -> ParseOutcome:
     """``ast.parse`` with every failure turned into a value (syntax, NUL bytes, nesting depth, memory)."""
+    too_large = limits.python_too_large(source)
+    if too_large:
+        return ParseOutcome(tree=None, error=too_large, error_line=None, python2=False)
     try:
         tree = ast.parse(source)
     except SyntaxError as exc:

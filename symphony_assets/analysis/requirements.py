@@ -15,7 +15,7 @@ import re
 import shlex
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from packaging.markers import InvalidMarker, Marker
@@ -23,6 +23,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, Specifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
+
+from symphony_assets.analysis import limits
 
 __all__ = [
     "Declaration",
@@ -112,7 +114,18 @@ def parse_requirements_file(
     section = "constraints" if "constraint" in posixpath.basename(path).lower() else "requirements"
     out: list[Declaration] = []
     _parse_file(posixpath.normpath(path), content, read_include, section, out, set(), 0)
-    return out
+    return [_storable(d) for d in out]
+
+
+def _storable(decl: Declaration) -> Declaration:
+    """Text every store accepts (no NUL, no lone surrogate, no name too long to index)."""
+    if len(decl.raw) > limits.MAX_LINE_CHARS or len(decl.name) > limits.MAX_NAME_CHARS:
+        reason = f"limit: line longer than {limits.MAX_LINE_CHARS:,} characters or name longer than"
+        reason += f" {limits.MAX_NAME_CHARS:,}"
+        decl = _error(decl.file, decl.line, decl.raw[:200], reason, decl.section)
+    raw = limits.safe_text(decl.raw)
+    error = None if decl.error is None else limits.safe_text(decl.error)
+    return decl if (raw, error) == (decl.raw, decl.error) else replace(decl, raw=raw, error=error)
 
 
 def _parse_file(
@@ -125,6 +138,10 @@ def _parse_file(
     depth: int,
 ) -> None:
     seen.add(path)
+    too_large = limits.too_large_reason(len(content), limits.MAX_TEXT_BYTES, "requirements")
+    if too_large:
+        out.append(_error(path, 0, "", too_large, section))
+        return
     text = content.decode("utf-8", "replace")
     for line_no, logical in _logical_lines(text):
         stripped = _strip_comment(logical).strip()
@@ -343,10 +360,15 @@ def _error(path: str, line_no: int, raw: str, message: str, section: str, name: 
 def parse_pyproject(path: str, content: bytes) -> list[Declaration]:
     """PEP 621 ``[project]`` dependencies and extras, PEP 735 groups, and Poetry dependency tables."""
     text = content.decode("utf-8", "replace")
+    if len(text) > limits.MAX_PURE_PARSE_CHARS:  # tomllib is pure Python
+        reason = f"too_large: {len(text):,} characters (limit {limits.MAX_PURE_PARSE_CHARS:,})"
+        return [_error(path, 0, "", reason, "pyproject")]
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        return [_error(path, 0, "", f"invalid TOML: {exc}", "pyproject")]
+        return [_storable(_error(path, 0, "", f"invalid TOML: {exc}", "pyproject"))]
+    except RecursionError:
+        return [_error(path, 0, "", limits.depth_reason(limits.MAX_CONFIG_DEPTH), "pyproject")]
     lines = _LineIndex(text)
     out: list[Declaration] = []
     project = data.get("project")
@@ -371,7 +393,7 @@ def parse_pyproject(path: str, content: bytes) -> list[Declaration]:
             for group, body in poetry_groups.items():
                 if isinstance(body, dict):
                     _poetry_table(path, body.get("dependencies"), f"poetry:{group}", lines, out)
-    return out
+    return [_storable(d) for d in out]
 
 
 class _LineIndex:

@@ -17,9 +17,10 @@ import io
 import re
 import tokenize
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from symphony_assets.analysis import limits
 from symphony_assets.analysis.findings import blank_merge_markers
 from symphony_assets.analysis.pysource import (
     decode_source,
@@ -112,6 +113,8 @@ def extract_todos(
         return []  # most files: no marker word anywhere, so nothing to lex or parse
     pattern = _tag_pattern(tuple(tags))
     style = comment_style(path_suffix)
+    if style == "python" and limits.python_too_large(source):
+        return []  # not tokenized or parsed at all: the code assets record the file as too_large
     raw: list[tuple[int, str, str, str]] = []  # line, comment text, scope, via
     if style == "python":
         spans = statement_spans(tree) if tree is not None else statements
@@ -133,7 +136,8 @@ def extract_todos(
         occurrence = seen.get(key, 0)
         seen[key] = occurrence + 1
         items.append(TodoItem(tag, text, line, scope, fingerprint(tag, text, scope, occurrence), via))
-    return items
+    # Text every store accepts: a NUL or lone surrogate in a comment would fail a Postgres write.
+    return [replace(i, text=limits.safe_text(i.text), scope=limits.safe_text(i.scope)) for i in items]
 
 
 def _tag_pattern(tags: tuple[str, ...]) -> re.Pattern[str]:

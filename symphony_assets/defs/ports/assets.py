@@ -47,7 +47,9 @@ from symphony_assets.storage.warehouse import Warehouse
 DOMAIN = "ports"
 ANALYSER = "port_map"
 #: Bump when extraction changes, so cached per-blob results are recomputed.
-ANALYSER_VERSION = "1"
+#: 2: config files up to ``limits.MAX_CONFIG_BYTES`` (libyaml, C JSON), ``role="skipped"`` rows for a
+#: file (or part of one) left unanalysed at a limit, exact lines for JSON that YAML could not read.
+ANALYSER_VERSION = "2"
 TOP_N = 15
 
 
@@ -133,8 +135,17 @@ def compute_port_map(
 
 
 def port_map_metadata(df: pd.DataFrame) -> dict[str, Any]:
+    skipped = df[df["role"] == "skipped"] if not df.empty else df
+    skipped_meta = {
+        "skipped_files": int(skipped["path"].nunique()) if not skipped.empty else 0,
+        "skipped_file_list": md_table(
+            [{"path": r["path"], "reason": r["raw"]} for r in skipped.head(TOP_N).to_dict("records")],
+            ["path", "reason"],
+        ),
+    }
+    df = df[df["role"] != "skipped"] if not df.empty else df
     if df.empty:
-        return {"site_count": 0, "bound_ports": 0, "unresolved_sites": 0, "fallback_sites": 0}
+        return {"site_count": 0, "bound_ports": 0, "unresolved_sites": 0, "fallback_sites": 0, **skipped_meta}
     resolved = df["resolved"].astype(bool)
     binding = df[df["role"].isin(["bind", "listen"]) & resolved & (df["port"].fillna(0) > 0)]
     per_port = (
@@ -156,6 +167,7 @@ def port_map_metadata(df: pd.DataFrame) -> dict[str, Any]:
         "unresolved_site_list": md_table(
             unresolved.head(TOP_N).to_dict("records"), ["path", "line", "role", "raw", "context"]
         ),
+        **skipped_meta,
     }
 
 

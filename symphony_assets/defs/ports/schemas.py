@@ -10,13 +10,21 @@ PORT_MAP = TableSchema(
         Column("path", STRING, "File holding the site", False),
         Column("component", STRING, "What owns the port: the file path, or a configured agent name", False),
         Column("line", INT, "1-based line of the site", False),
-        Column("role", STRING, "bind, connect, listen, config or unknown (a URL mention)", False),
+        Column(
+            "role",
+            STRING,
+            "bind, connect, listen, config, unknown (a URL mention), or skipped: the file (or the rest"
+            " of it) was not analysed because it hit a limit; raw says which",
+            False,
+        ),
         Column("host", STRING, "Host or bind address as written ({expr} where unknown)"),
         Column("port", INT, "Port number; 0 means random; null when it could not be resolved"),
         Column("resolved", BOOL, "True when the port is statically known (not env-overridable)", False),
         Column("raw", STRING, "The expression or config value the port came from", False),
         Column("socket_type", STRING, "ZMQ socket type (PUB, REP, ...), SOCK_STREAM/SOCK_DGRAM, tcp/udp"),
-        Column("via", STRING, "ast, fallback (tree-sitter: the file does not parse) or config", False),
+        Column(
+            "via", STRING, "ast, fallback (tree-sitter: the file does not parse), config or skipped", False
+        ),
         Column("context", STRING, "Enclosing Class.function, or the config key path", False),
         Column("blob_id", STRING, "Git blob id of the file"),
     ),
