@@ -31,7 +31,7 @@ from symphony_assets.analysis.pysource import (
 )
 
 #: Bump when the output for the same bytes changes, so cached results are recomputed.
-ANALYSER_VERSION = "1"
+ANALYSER_VERSION = "2"
 
 # Spelled in pieces so that this module's own source holds no marker for the assets to report.
 DEFAULT_TAGS: tuple[str, ...] = ("TO" + "DO", "FIX" + "ME", "HA" + "CK", "X" + "XX")
@@ -121,7 +121,7 @@ def extract_todos(
         raw = [(line, body, MODULE_SCOPE, VIA_LEXER) for line, body in _lex_comments(text, _SYNTAX[style])]
     found: list[tuple[str, str, int, str, str]] = []
     for line, body, scope, via in raw:
-        match = pattern.search(body)
+        match = _marker(body, pattern)
         if match is None:
             continue
         found.append((match.group(1), _marker_text(body[match.end() :]), line, scope, via))
@@ -139,6 +139,28 @@ def extract_todos(
 def _tag_pattern(tags: tuple[str, ...]) -> re.Pattern[str]:
     alternatives = "|".join(re.escape(t) for t in sorted(tags, key=len, reverse=True))
     return re.compile(rf"(?<![\w])({alternatives})(?![\w])")
+
+
+#: What may come before a marker that starts its comment: blanks and comment punctuation (``## X``).
+_LEAD = re.compile(r"[\s#*/;!<>-]*")
+#: A marker in the middle of a comment counts only when one of these follows it at once.
+_MARKER_FOLLOWERS = frozenset(":(-!")
+
+
+def _marker(body: str, pattern: re.Pattern[str]) -> re.Match[str] | None:
+    """The first tag in a comment that is a work marker rather than prose.
+
+    A marker starts the comment (after ``#`` and blanks) or is followed at once by ``:``, ``(``,
+    ``-`` or ``!``: ``Mark <tag> as done`` is prose about markers, ``call it here (<tag>: ...)`` is
+    one, and so is ``<tag>-<tag2> - ...``, which pylint's checker misses.
+    """
+    for match in pattern.finditer(body):
+        lead = _LEAD.match(body)
+        starts = lead is not None and lead.end() == match.start()
+        follower = body[match.end() : match.end() + 1]
+        if starts or follower in _MARKER_FOLLOWERS:
+            return match
+    return None
 
 
 def _marker_text(rest: str) -> str:
