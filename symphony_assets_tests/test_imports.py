@@ -24,6 +24,7 @@ from symphony_assets.analysis.imports import (
     ImportStmt,
     ModuleIndex,
     _ast_imports,
+    _bindings,
     _keyword_lines,
     build_module_index,
     extract_imports,
@@ -494,7 +495,7 @@ def _full_walk(source: bytes) -> FileImports:
     """The reference: every statement of the tree visited, no pruning."""
     outcome = parse_python(source)
     assert outcome.tree is not None
-    return FileImports(imports=tuple(_ast_imports(outcome.tree)))
+    return FileImports(imports=tuple(_ast_imports(outcome.tree)), bindings=_bindings(outcome.tree))
 
 
 def test_pruned_walk_equals_full_walk_on_real_files() -> None:

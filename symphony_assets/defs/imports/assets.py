@@ -30,6 +30,7 @@ from symphony_assets.analysis.imports import (
     build_module_index,
     extract_imports,
     find_cycles,
+    find_unresolved,
     resolve_imports,
 )
 from symphony_assets.config import Codebase
@@ -48,6 +49,8 @@ from symphony_assets.resources.postgres import PostgresResource
 
 DOMAIN = "imports"
 ANALYSER = "import_graph"
+RESOLVED = "resolved"
+MISSING = "missing"
 TOP_N = 15
 
 
@@ -128,6 +131,7 @@ def compute_import_graph(
             unreadable_cache.append(path)  # a damaged cache row must not sink the partition
     index = build_module_index([e.path for e in entries], roots)
     edges = resolve_imports(index, per_file, external)
+    unresolved = find_unresolved(index, per_file, external)
     rows = [
         {
             "importer": e.importer,
@@ -139,8 +143,26 @@ def compute_import_graph(
             "via": e.via,
             "importer_blob_id": _blob(by_path[e.importer_path]),
             "importer_parse_error": per_file[e.importer_path].parse_error,
+            "status": RESOLVED,
+            "nearest_package": None,
         }
         for e in edges
+    ]
+    rows += [
+        {
+            "importer": u.importer,
+            "imported": u.looked_for,
+            "importer_path": u.importer_path,
+            "imported_path": "",
+            "line": u.line,
+            "kind": u.kind,
+            "via": u.via,
+            "importer_blob_id": _blob(by_path[u.importer_path]),
+            "importer_parse_error": per_file[u.importer_path].parse_error,
+            "status": MISSING,
+            "nearest_package": u.nearest,
+        }
+        for u in unresolved
     ]
     df = IMPORT_GRAPH.frame(rows)
     failures = [
@@ -162,8 +184,14 @@ def compute_import_graph(
     duplicates = [
         {"module": d.module, "paths": ", ".join(d.paths), "winner": d.winner} for d in index.duplicates
     ]
+    missing = [
+        {"path": f"{u.importer_path}:{u.line}", "looked_for": u.looked_for, "nearest_package": u.nearest}
+        for u in unresolved
+    ]
     meta: dict[str, Any] = {
-        "edge_count": len(df),
+        "edge_count": len(edges),
+        "unresolved_imports": len(unresolved),
+        "unresolved_import_list": md_table(missing[:TOP_N], ["path", "looked_for", "nearest_package"]),
         "module_pairs": len({(e.importer, e.imported) for e in edges}),
         "python_files": len(entries),
         "modules": len(index.modules),
@@ -171,7 +199,9 @@ def compute_import_graph(
         "parse_failures": sum(1 for fi in per_file.values() if fi.parse_error),
         "fallback_edges": sum(1 for e in edges if e.via == "fallback"),
         "duplicate_module_claims": len(duplicates),
-        "most_imported_modules": md_table(_most_imported(df), ["module", "importers", "imports"]),
+        "most_imported_modules": md_table(
+            _most_imported(df[df["status"] == RESOLVED]), ["module", "importers", "imports"]
+        ),
         "parse_failure_list": md_table(
             failures[:TOP_N], ["path", "line", "error", "python2", "imports_found"]
         ),
@@ -193,8 +223,11 @@ def _most_imported(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def edges_from_frame(df: pd.DataFrame | None) -> list[Edge]:
+    """The edges of an ``import_graph`` frame (rows of missing modules are no edges)."""
     if df is None or df.empty:
         return []
+    if "status" in df.columns:
+        df = df[df["status"].fillna(RESOLVED) == RESOLVED]
     return [
         Edge(
             importer=str(r["importer"]),
