@@ -8,8 +8,8 @@ from pathlib import Path
 
 from symphony_assets.analysis.todos import (
     VIA_LEXER,
+    VIA_RECOVERED,
     VIA_TOKENIZE,
-    VIA_TREE_SITTER,
     TodoItem,
     comment_style,
     extract_todos,
@@ -128,7 +128,7 @@ def test_python2_file_is_read_through_the_tree_sitter_fallback() -> None:
     )
     items = extract_todos(".py", src.encode())
     assert [(i.tag, i.text, i.line, i.scope, i.via) for i in items] == [
-        (TD, "port to python 3", 2, "main", VIA_TREE_SITTER)
+        (TD, "port to python 3", 2, "main", VIA_RECOVERED)
     ]
 
 

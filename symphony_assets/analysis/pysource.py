@@ -29,6 +29,7 @@ __all__ = [
     "Comment",
     "ParseOutcome",
     "comments",
+    "recovered_comments",
     "decode_source",
     "enclosing_qualname",
     "in_error",
@@ -37,6 +38,10 @@ __all__ = [
     "node_line",
     "node_text",
     "parse_python",
+    "qualname_at",
+    "recover_python",
+    "Recovered",
+    "blank_merge_markers",
     "ts_tree",
 ]
 
@@ -236,7 +241,7 @@ class Comment:
 
 
 def comments(source: bytes) -> list[Comment]:
-    """Every ``#`` comment: by ``tokenize`` when it can read the file, else from tree-sitter.
+    """Every ``#`` comment: by ``tokenize`` when it can read the file, else by :func:`recovered_comments`.
 
     Columns count characters (as ``tokenize`` does), not bytes.
     """
@@ -246,20 +251,22 @@ def comments(source: bytes) -> list[Comment]:
             if tok.type == tokenize.COMMENT:
                 found.append(Comment(line=tok.start[0], col=tok.start[1], text=tok.string[1:].rstrip()))
     except (tokenize.TokenError, SyntaxError, UnicodeDecodeError, LookupError, ValueError, RecursionError):
-        return _ts_comments(source)
+        return recovered_comments(source)
     return found
 
 
-def _ts_comments(source: bytes) -> list[Comment]:
-    data = _ts_input(source)
-    tree = tree_sitter.Parser(_language()).parse(data)
+def recovered_comments(source: bytes) -> list[Comment]:
+    """Comments of a file ``tokenize`` rejects, by the lexer of :func:`recover_python`.
+
+    Strings (docstrings included) are never comments; a string or bracket left open re-synchronises
+    as the recovering parser does, so an early error does not turn the rest of the file into a string.
+    """
+    lines = _split_lines(decode_source(blank_merge_markers(source)).replace("\x00", ""))
     found = []
-    for node in iter_nodes(tree, ("comment",)):
-        row, byte_col = node.start_point
-        line_start = node.start_byte - byte_col
-        col = len(data[line_start : node.start_byte].decode("utf-8", "replace"))
-        text = node_text(node)
-        found.append(Comment(line=row + 1, col=col, text=text[1:].rstrip() if text.startswith("#") else text))
+    for number, info in enumerate(_lex(lines), start=1):
+        if info.comment >= 0:
+            text = lines[number - 1][info.comment + 1 :].rstrip()
+            found.append(Comment(line=number, col=info.comment, text=text))
     return found
 
 
@@ -357,6 +364,9 @@ _CONTINUING_ENDS = frozenset(",([{\\+-*/%=<>|&^~.:@")
 _TOKEN = re.compile(r"""[rRbBuUfF]{0,2}(?:\"\"\"|'''|"|')|#|[()\[\]{}]|\\$""")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|@")
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+#: A definition line: inside a multi-line string at the opener's indentation or less, it means the
+#: string was never closed (docstrings indent their examples deeper than their opening quotes).
+_CODE_LINE = re.compile(r"^[ \t]*(?:async[ \t]+)?(?:def[ \t]+\w+[ \t]*\(|class[ \t]+\w+[ \t]*[(:])")
 
 
 def _split_lines(text: str) -> list[str]:
@@ -383,6 +393,7 @@ def _scan(
     infos: list[_LineInfo] = []
     quote: str | None = None
     quote_at: tuple[int, int] | None = None
+    quote_indent = 0
     depth = 0
     open_indent = 0
     cont = False
@@ -415,8 +426,17 @@ def _scan(
         if quote is not None:
             i = _string_close(line, 0, quote)
             if i < 0:
+                if quote_at is not None and indent <= quote_indent and _CODE_LINE.match(line):
+                    return infos, quote_at  # code at the opener's level: the opener never closed
                 infos.append(_LineInfo(indent, False, line_depth, line_cont, "", "", -1, True))
                 continue
+            if (
+                quote_at is not None
+                and len(quote) == 3
+                and i < len(line)
+                and (line[i].isalnum() or line[i] == "_")
+            ):
+                return infos, quote_at  # a closer cannot touch a name: this is the next docstring's opener
             quote = None
             last = "'"
         while True:
@@ -457,7 +477,7 @@ def _scan(
                 i = close
                 continue
             if len(delimiter) == 3 or line.rstrip().endswith("\\"):
-                quote, quote_at = delimiter, (number, match.start())
+                quote, quote_at, quote_indent = delimiter, (number, match.start()), indent
             break
         prev_last = last if (code or last) else prev_last
         infos.append(_LineInfo(indent, code, line_depth, line_cont, word, last, comment, starts_in_string))
@@ -567,9 +587,34 @@ class _Repair:
         indent = self.info[first].indent
         if self._parses(self._text(start, end), indent):
             return
-        for a, b in self._chunks(start, end):
+        chunks = self._chunks(start, end)
+        n = 0
+        while n < len(chunks):
+            a, b = chunks[n]
+            n += 1
+            # A stray statement between a compound statement and its next clause (``print x`` between
+            # an ``if`` body and its ``elif``): drop it, and the clause is the compound's again.
+            while n < len(chunks) and self.info[a].word in _NEUTRAL_HEADERS:
+                c, d = chunks[n]
+                clause = self._first_clause(c, d)
+                if clause is None or self.info[c].word in _NEUTRAL_HEADERS:
+                    break
+                for i in range(c, clause):
+                    self.lines[i] = ""
+                self.skipped.append((c + 1, clause))
+                b = d
+                n += 1
             if not self._parses(self._text(a, b), self.info[a].indent):
                 self.statement(a, b)
+
+    def _first_clause(self, start: int, end: int) -> int | None:
+        """First ``except``/``else``/``elif``/``finally`` line of the statement at its own indentation."""
+        indent = self.info[start].indent
+        for i in range(start + 1, end):
+            info = self.info[i]
+            if info.code and info.indent == indent and info.depth == 0 and info.word in _CLAUSE_WORDS:
+                return i
+        return None
 
     def statement(self, start: int, end: int) -> None:
         indent = self.info[start].indent
@@ -765,3 +810,33 @@ def _merge_ranges(ranges: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
         else:
             merged.append((first, last))
     return tuple(merged)
+
+
+def qualname_at(tree: ast.Module, line: int) -> str:
+    """Dotted name of the classes/functions whose lines hold ``line`` (``"Cls.method"``), else ``""``."""
+    names: list[str] = []
+    body: list[ast.stmt] = tree.body
+    while True:
+        inner = None
+        for stmt in body:
+            if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                if stmt.lineno <= line <= (stmt.end_lineno or stmt.lineno):
+                    inner = stmt
+                    break
+            elif stmt.lineno <= line <= (stmt.end_lineno or stmt.lineno):
+                nested = [
+                    s
+                    for field in ("body", "orelse", "finalbody")
+                    for s in getattr(stmt, field, [])
+                    if isinstance(s, ast.stmt)
+                ]
+                for handler in getattr(stmt, "handlers", []):
+                    nested.extend(handler.body)
+                body = nested
+                break
+        else:
+            return ".".join(names)
+        if inner is None:
+            continue
+        names.append(inner.name)
+        body = inner.body

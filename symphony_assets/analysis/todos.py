@@ -2,7 +2,7 @@
 
 Markers count only inside comments: a tag inside a string literal, a docstring or an identifier
 (``todo_list``) is not a marker. Python goes through ``tokenize`` (exactly the interpreter's idea of
-a comment), falling back to tree-sitter's comment nodes for files ``tokenize`` rejects; other
+a comment), falling back to the recovering lexer of ``pysource`` for files ``tokenize`` rejects; other
 languages go through a small comment-syntax lexer chosen by file suffix.
 
 Results depend only on the bytes and the suffix, so callers cache them by git blob id.
@@ -20,13 +20,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from symphony_assets.analysis.findings import blank_merge_markers
 from symphony_assets.analysis.pysource import (
+    blank_merge_markers,
     decode_source,
     enclosing_qualname,
-    iter_nodes,
-    node_line,
-    node_text,
+    recovered_comments,
     ts_tree,
 )
 
@@ -39,7 +37,9 @@ DEFAULT_TAGS: tuple[str, ...] = ("TO" + "DO", "FIX" + "ME", "HA" + "CK", "X" + "
 MODULE_SCOPE = "<module>"
 
 VIA_TOKENIZE = "tokenize"
-VIA_TREE_SITTER = "tree-sitter"
+#: Found by the recovering lexer (:func:`~symphony_assets.analysis.pysource.recovered_comments`) in a
+#: file ``tokenize`` rejects.
+VIA_RECOVERED = "recovered"
 VIA_LEXER = "lexer"
 
 #: Trailing closers of block comments that are not part of a marker's text.
@@ -54,7 +54,7 @@ class TodoItem:
     #: Dotted qualname of the enclosing function/class (``Cls.method``), or ``<module>``.
     scope: str
     fingerprint: str
-    #: How the comment was found: ``tokenize``, ``tree-sitter`` (fallback) or ``lexer`` (other languages).
+    #: How the comment was found: ``tokenize``, ``recovered`` (fallback) or ``lexer`` (other languages).
     via: str
 
     def to_dict(self) -> dict[str, Any]:
@@ -187,26 +187,23 @@ def _python_comments(
     tokens = _comments_near_markers(source, spans, pattern) if spans is not None else None
     if tokens is None:
         tokens = _tokenize_comments(source)
-    if tokens is not None:
-        hits = [(line, col, text) for line, col, text in tokens if pattern.search(text)]
-        if not hits:
-            return []
-        tree = ts_tree(blank_merge_markers(source))
-        lines = decode_source(source).splitlines()
-        out = []
-        for line, col, text in hits:
-            prefix = lines[line - 1][:col] if line <= len(lines) else ""
-            point = (line - 1, len(prefix.encode("utf-8", "surrogatepass")))
-            node = tree.root_node.descendant_for_point_range(point, point)
-            scope = (enclosing_qualname(node) if node is not None else "") or MODULE_SCOPE
-            out.append((line, text, scope, VIA_TOKENIZE))
-        return out
+    via = VIA_TOKENIZE
+    if tokens is None:
+        tokens = [(c.line, c.col, c.text) for c in recovered_comments(source)]
+        via = VIA_RECOVERED
+    hits = [(line, col, text) for line, col, text in tokens if pattern.search(text)]
+    if not hits:
+        return []
     tree = ts_tree(blank_merge_markers(source))
-    return [
-        (node_line(n), text, enclosing_qualname(n) or MODULE_SCOPE, VIA_TREE_SITTER)
-        for n in iter_nodes(tree, ("comment",))
-        if pattern.search(text := _strip_hash(node_text(n)))
-    ]
+    lines = decode_source(source).splitlines()
+    out = []
+    for line, col, text in hits:
+        prefix = lines[line - 1][:col] if line <= len(lines) else ""
+        point = (line - 1, len(prefix.encode("utf-8", "surrogatepass")))
+        node = tree.root_node.descendant_for_point_range(point, point)
+        scope = (enclosing_qualname(node) if node is not None else "") or MODULE_SCOPE
+        out.append((line, text, scope, via))
+    return out
 
 
 def _tokenize_comments(source: bytes) -> list[tuple[int, int, str]] | None:
@@ -287,10 +284,6 @@ def _restart_lines(spans: Sequence[tuple[int, int]], lines: Sequence[str]) -> li
     ):
         starts.append(prev_end + 1)
     return starts
-
-
-def _strip_hash(text: str) -> str:
-    return text[1:].rstrip() if text.startswith("#") else text.rstrip()
 
 
 # ----------------------------------------------------------------------------------- other languages

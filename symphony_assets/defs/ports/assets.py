@@ -47,7 +47,7 @@ from symphony_assets.storage.warehouse import Warehouse
 DOMAIN = "ports"
 ANALYSER = "port_map"
 #: Bump when extraction changes, so cached per-blob results are recomputed.
-ANALYSER_VERSION = "1"
+ANALYSER_VERSION = "2"
 TOP_N = 15
 
 
