@@ -305,8 +305,10 @@ hg+https://hg.example.com/MyProject#egg=MyProject
 svn+svn://svn.example.com/svn/MyProject#egg=MyProject
 bzr+lp:MyProject#egg=MyProject
 -e git+https://git.example.com/MyProject#egg=MyProject
+-e ./libs/helper
 --editable git+https://github.com/org/tool.git#egg=Long_Tool
 git+git@github.com:org/other.git#egg=other_pkg
+git@github.com:org/repo.git
 ./downloads/numpy-1.9.2-cp34-none-win32.whl
 https://example.com/wheels/Some.Pkg-2.0-1-cp311-cp311-manylinux_2_17_x86_64.whl
 """
@@ -359,15 +361,6 @@ def compare_requirements(lines: Sequence[str] | None = None) -> Comparison:
         )
     for invalid in parsed.invalid_lines:
         result.oracle.add((invalid.line_number, "invalid"))
-    # A wheel file's version is in its name; pip reads it as ``==version``, ours keeps a path
-    # requirement version-free (kind path) and takes only the name.
-    wheels = {
-        k
-        for k in result.oracle
-        if len(k) > 2 and k[2] and str(lines[int(str(k[0])) - 1]).split(";")[0].strip().endswith(".whl")
-    }
-    result.drop("pip: a wheel path pins ==version; ours: name only (kind path)", wheels, "oracle")
-    result.oracle |= {(k[0], k[1], "", *k[3:]) for k in wheels}
     # ``-e ./dir``: pip names it only after building; ours names it after the directory.
     local_editables = {
         k

@@ -13,9 +13,9 @@ precision and recall >= 0.99 after the documented definitional differences, whic
 - broad excepts vs ruff BLE001+E722: BLE001 exempts a handler that re-raises or logs the traceback
   (``logger.exception``, ``exc_info=``); ours reports it (with or without a reason). ``# noqa`` in
   the third-party code is ignored on both sides (``--ignore-noqa``).
-- requirements vs pip-requirements-parser: pip reads a wheel path as ``==version`` of its name, ours
-  keeps a path requirement version-free (name only); an editable directory has no name for pip
-  before it is built, ours names it after the directory.
+- requirements vs pip-requirements-parser: an editable directory has no name for pip before it is
+  built, ours names it after the directory. (A URL or path requirement, a wheel's included, carries no
+  version on either side: pip's specifier is compared only for requirements without a link.)
 - complexity vs radon: none (ours is radon, per top-level block through a memo).
 - broken copies: the line-anchored search is the oracle for handlers; for imports and markers, the
   intact file is (a statement that the breakage itself destroyed is lost on our side).
