@@ -18,6 +18,7 @@ from typing import Any
 
 from symphony_assets.analysis.pysource import (
     ParseOutcome,
+    Recovered,
     blank_merge_markers,
     decode_source,
     parse_python,
@@ -99,17 +100,14 @@ def is_reason(comment_text: str) -> bool:
 # ------------------------------------------------------------------------------------- broad excepts
 
 
-def broad_excepts(source: bytes, outcome: ParseOutcome | None = None) -> list[BroadExcept]:
+def broad_excepts(source: bytes, outcome: ParseOutcome | Recovered | None = None) -> list[BroadExcept]:
     """``except:``, ``except Exception``/``BaseException`` (also in tuples); does a comment explain it.
 
-    ``outcome`` lets a caller that already parsed the file skip a second parse.
+    ``outcome`` lets a caller that already parsed (or recovered) the file skip doing it again.
     """
     if b"except" not in source:
         return []
-    outcome = outcome or parse_python(source)
-    tree, via = outcome.tree, VIA_AST
-    if tree is None:
-        tree, via = recover_python(source, outcome).tree, VIA_RECOVERED
+    tree, via = _tree(source, outcome)
     handlers = []
     for node in _except_handlers(tree.body):
         kind = _broad_kind_ast(node.type)
@@ -124,6 +122,16 @@ def broad_excepts(source: bytes, outcome: ParseOutcome | None = None) -> list[Br
         has_reason = any(is_reason(text) for text in _comments_in(lines, line, first_body))
         found.append(BroadExcept(line, kind, has_reason, via))
     return found
+
+
+def _tree(source: bytes, outcome: ParseOutcome | Recovered | None) -> tuple[ast.Module, str]:
+    """The file's tree and how it was read: ``ast``, or the recovering parser when it does not parse."""
+    if isinstance(outcome, Recovered):
+        return outcome.tree, VIA_RECOVERED if outcome.recovered else VIA_AST
+    outcome = outcome or parse_python(source)
+    if outcome.tree is not None:
+        return outcome.tree, VIA_AST
+    return recover_python(source, outcome).tree, VIA_RECOVERED
 
 
 def _except_handlers(body: list[ast.stmt]) -> Iterator[ast.ExceptHandler]:
@@ -176,7 +184,7 @@ def _broadest(names: Iterable[str | None]) -> str | None:
 # ----------------------------------------------------------------------------------------- GPU sites
 
 
-def gpu_sites(source: bytes, outcome: ParseOutcome | None = None) -> list[GpuSite]:
+def gpu_sites(source: bytes, outcome: ParseOutcome | Recovered | None = None) -> list[GpuSite]:
     """Code that puts work on a CUDA GPU (torch or CuPy), so GPU use can be inventoried per codebase.
 
     Every form we report spells ``cuda`` or ``cupy`` somewhere in the file, so files without either
@@ -184,10 +192,7 @@ def gpu_sites(source: bytes, outcome: ParseOutcome | None = None) -> list[GpuSit
     """
     if b"cuda" not in source and b"cupy" not in source:
         return []
-    outcome = outcome or parse_python(source)
-    tree, via = outcome.tree, VIA_AST
-    if tree is None:
-        tree, via = recover_python(source, outcome).tree, VIA_RECOVERED
+    tree, via = _tree(source, outcome)
     lines = decode_source(source).splitlines()
     visitor = _GpuVisitor()
     visitor.visit(tree)
