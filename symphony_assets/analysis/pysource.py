@@ -622,7 +622,10 @@ class _Repair:
         if clauses is None:
             self.simple(start, end, indent)
         else:
-            for head, head_end, body_end in clauses:
+            for head, head_end, body_end, inline in clauses:
+                if inline:
+                    self.one_liner(head, indent)
+                    continue
                 self.header(head, head_end, indent)
                 self.block(head_end + 1, body_end)
                 if not any(self.info[i].code for i in range(head_end + 1, body_end)):
@@ -630,8 +633,9 @@ class _Repair:
         if not self._parses(self._text(start, end), indent):
             self.blank(start, end, indent)
 
-    def _clauses(self, start: int, end: int, indent: int) -> list[tuple[int, int, int]] | None:
-        """(header start, header end, body end) of each clause of a compound statement, else None."""
+    def _clauses(self, start: int, end: int, indent: int) -> list[tuple[int, int, int, bool]] | None:
+        """(header start, header end, body end, one-liner) of each clause of a compound statement
+        (``try: x`` / ``except E: pass`` are one-liners), else None."""
         heads: list[int] = [start]
         for i in range(start + 1, end):
             info = self.info[i]
@@ -641,9 +645,12 @@ class _Repair:
         for n, head in enumerate(heads):
             stop = heads[n + 1] if n + 1 < len(heads) else end
             head_end = self._header_end(head, stop, indent)
-            if head_end is None:
+            if head_end is not None:
+                out.append((head, head_end, stop, False))
+            elif self.info[head].word in _NEUTRAL_HEADERS and _top_colon(self._code(head)) is not None:
+                out.append((head, head, stop, True))
+            else:
                 return None
-            out.append((head, head_end, stop))
         return out
 
     def _header_end(self, head: int, stop: int, indent: int) -> int | None:
@@ -684,15 +691,44 @@ class _Repair:
                     self.skipped.append((head + 1, head_end + 1))
                 return
 
-    def _header_parses(self, header: str, word: str, indent: int) -> bool:
+    def one_liner(self, line: int, indent: int) -> None:
+        """``except E, e: print e``: the header repaired as :meth:`header` does, the body kept when
+        it parses after it, else ``pass``."""
+        code = self._code(line)
+        colon = _top_colon(code)
+        if colon is None:
+            return
+        head, body = code[: colon + 1], code[colon + 1 :].strip()
+        word = self.info[line].word
         pad = " " * indent
-        body = f"\n{pad} pass\n"
+        candidates = [
+            head,
+            _py2_except(head) if word == "except" else "",
+            pad + _NEUTRAL_HEADERS.get(word, "if _:"),
+        ]
+        for candidate in candidates:
+            if not candidate or not self._header_parses(candidate, word, indent):
+                continue
+            for rest in (body, "pass"):
+                text = f"{candidate} {rest}"
+                if rest and self._header_parses(text, word, indent, body=False):
+                    if text != code:
+                        self.lines[line] = text
+                        self.info[line] = dataclasses.replace(self.info[line], comment=-1)
+                        self.skipped.append((line + 1, line + 1))
+                    return
+
+    def _header_parses(self, header: str, word: str, indent: int, body: bool = True) -> bool:
+        pad = " " * indent
+        body_text = f"\n{pad} pass\n" if body else "\n"
         if word in ("except", "finally"):
-            text = f"{pad}try:\n{pad} pass\n{header}{body}"
+            text = f"{pad}try:\n{pad} pass\n{header}{body_text}"
         elif word in ("else", "elif"):
-            text = f"{pad}if 1:\n{pad} pass\n{header}{body}"
+            text = f"{pad}if 1:\n{pad} pass\n{header}{body_text}"
+        elif word == "try":
+            text = f"{header}{body_text}{pad}finally:\n{pad} pass\n"
         else:
-            text = header + body
+            text = header + body_text
         return self._parses(text, indent)
 
     def _code(self, line: int) -> str:
@@ -737,6 +773,37 @@ _NEUTRAL_HEADERS = {
     "except": "except _:",
     "finally": "finally:",
 }
+
+
+def _top_colon(code: str) -> int | None:
+    """Index of the ``:`` that ends a compound header on this line (outside brackets and strings)."""
+    depth = 0
+    quote = ""
+    i = 0
+    while i < len(code):
+        ch = code[i]
+        if quote:
+            if ch == "\\":
+                i += 1
+            elif code.startswith(quote, i):
+                i += len(quote) - 1
+                quote = ""
+        elif ch in "\"'":
+            quote = code[i : i + 3] if code[i : i + 3] in ('"""', "'''") else ch
+            i += len(quote) - 1
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif (
+            ch == ":"
+            and depth == 0
+            and not code.startswith(":=", i)
+            and not code.lstrip().startswith("lambda")
+        ):
+            return i
+        i += 1
+    return None
 
 
 def _py2_except(code: str) -> str:
