@@ -247,8 +247,8 @@ RECOVERY_CASES = {
     "merge": b"try:\n    a()\n<<<<<<< HEAD\nexcept KeyError:\n    pass\n=======\n"
     b"except (KeyError, ValueError):\n    pass\n>>>>>>> branch\n",
     # One-line clauses in Python 2 (from lib2to3's grammar test data).
-    "one_liners": b"def f():\n    try: raise RuntimeError, 'just testing'\n    except RuntimeError, msg: print msg\n"
-    b"    except: pass\n    else: pass\n",
+    "one_liners": b"def f():\n    try: raise RuntimeError, 'just testing'\n"
+    b"    except RuntimeError, msg: print msg\n    except: pass\n    else: pass\n",
     # Tabs and spaces mixed in indentation, as Python 2 allowed (tabs to multiples of 8).
     "tabs": b"def f():\n        try:\n\t    pass\n        except OSError:\n\t    return 1\n",
 }
