@@ -95,7 +95,9 @@ _ARCHIVE = re.compile(r"(?i)\.(?:whl|tar\.gz|tgz|tar\.bz2|zip)$")
 _SCP_LIKE = re.compile(r"^(?:[a-z]+\+)?[A-Za-z0-9_.\-]+@[A-Za-z0-9_.\-]+:(?!//)\S")
 _VCS_NO_SLASHES = re.compile(r"(?i)^(?:git|hg|svn|bzr)\+[a-z]+:(?!//)\S")
 #: PEP 427: ``{distribution}-{version}(-{build})?-{python}-{abi}-{platform}.whl``.
-_WHEEL = re.compile(r"(?i)(?:^|[/\\=])([A-Za-z0-9_.]+)-[^-/\\]+(?:-[^-/\\]+)?-[^-/\\]+-[^-/\\]+-[^-/\\]+\.whl$")
+_WHEEL = re.compile(
+    r"(?i)(?:^|[/\\=])([A-Za-z0-9_.]+)-[^-/\\]+(?:-[^-/\\]+)?-[^-/\\]+-[^-/\\]+-[^-/\\]+\.whl$"
+)
 
 
 def is_requirements_file(path: str) -> bool:
