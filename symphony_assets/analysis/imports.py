@@ -386,6 +386,9 @@ class ModuleIndex:
     #: First components of every module and package under a source root.
     top_level: frozenset[str]
     duplicates: tuple[DuplicateClaim, ...] = ()
+    #: Modules that exist without Python source: stubs (``.pyi``), Cython (``.pyx``) and compiled
+    #: extensions (``.so``, ``.pyd``). An import of one is not a missing import, and not an edge.
+    other_modules: frozenset[str] = frozenset()
 
     def module_for_path(self, path: str) -> str | None:
         info = self.by_path.get(path)
@@ -424,8 +427,12 @@ def build_module_index(paths: Iterable[str], source_roots: Sequence[str] = ()) -
     namespaces: set[str] = set()
     package_dirs: set[tuple[str, str]] = set()
     top: set[str] = set()
+    others: set[str] = set()
     for path in all_paths:
         if not path.endswith(".py"):
+            other = _other_module(path, by_length)
+            if other is not None:
+                others.add(other)
             continue
         root = next(r for r in by_length if r == "" or path.startswith(r + "/"))
         rel = path[len(root) + 1 :] if root else path
@@ -469,7 +476,30 @@ def build_module_index(paths: Iterable[str], source_roots: Sequence[str] = ()) -
         namespace_packages=frozenset(namespace_packages),
         top_level=frozenset(top),
         duplicates=tuple(sorted(duplicates, key=lambda d: d.module)),
+        other_modules=frozenset(others - set(modules)),
     )
+
+
+_OTHER_SUFFIXES = (".pyi", ".pyx", ".so", ".pyd")
+
+
+def _other_module(path: str, roots_by_length: Sequence[str]) -> str | None:
+    """The module a stub, Cython or compiled-extension file provides, or None for any other file.
+
+    ``pkg/fast.cpython-311-x86_64-linux-gnu.so`` is ``pkg.fast``.
+    """
+    if not path.endswith(_OTHER_SUFFIXES):
+        return None
+    root = next(r for r in roots_by_length if r == "" or path.startswith(r + "/"))
+    rel = path[len(root) + 1 :] if root else path
+    folder, _, name = rel.rpartition("/")
+    stem = name.split(".", 1)[0]
+    parts = [*(folder.split("/") if folder else []), stem]
+    if stem == "__init__":
+        parts = parts[:-1]
+    if not parts or not all(p.isidentifier() for p in parts):
+        return None
+    return ".".join(parts)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -518,8 +548,9 @@ def _existing_prefix(index: ModuleIndex, name: str) -> str | None:
 
 
 def _exists(index: ModuleIndex, name: str) -> bool:
-    """A module with a file, or a namespace package (a folder of modules without ``__init__.py``)."""
-    return index.has_module(name) or name in index.namespace_packages
+    """A module with a file, a namespace package (a folder of modules without ``__init__.py``), or a
+    module without Python source (:attr:`ModuleIndex.other_modules`)."""
+    return index.has_module(name) or name in index.namespace_packages or name in index.other_modules
 
 
 def _nearest(index: ModuleIndex, name: str) -> str:
@@ -565,9 +596,12 @@ def _targets(
     for name in stmt.names:
         if name != "*" and index.has_module(f"{base}.{name}"):
             targets.append(f"{base}.{name}")
-        elif name != "*" and (f"{base}.{name}" in index.namespace_packages):
-            continue  # a namespace package: imported, but it has no file to be an edge to
-        elif name != "*" and index.is_package(base) and _binds_nothing(index, base, name, bound):
+        elif (
+            name != "*"
+            and not _exists(index, f"{base}.{name}")
+            and index.is_package(base)
+            and _binds_nothing(index, base, name, bound)
+        ):
             missing.append((f"{base}.{name}", base))
         else:
             found = _existing_prefix(index, base)

@@ -50,6 +50,7 @@ from symphony_assets.resources.postgres import PostgresResource
 DOMAIN = "imports"
 ANALYSER = "import_graph"
 RESOLVED = "resolved"
+_NON_SOURCE_MODULES = (".pyi", ".pyx", ".so", ".pyd")
 MISSING = "missing"
 TOP_N = 15
 
@@ -129,7 +130,13 @@ def compute_import_graph(
             per_file[path] = FileImports.from_dict(raw)
         except ValueError:
             unreadable_cache.append(path)  # a damaged cache row must not sink the partition
-    index = build_module_index([e.path for e in entries], roots)
+    # Stubs, Cython and compiled extensions (often ignored build output) exist without Python source.
+    others = [
+        e.path
+        for e in snapshot.files
+        if e.kind == "file" and e.git_status != "deleted" and e.path.endswith(_NON_SOURCE_MODULES)
+    ]
+    index = build_module_index([e.path for e in entries] + others, roots)
     edges = resolve_imports(index, per_file, external)
     unresolved = find_unresolved(index, per_file, external)
     rows = [
