@@ -4,7 +4,8 @@ Three stages, so each can be cached or tested alone:
 
 1. :func:`extract_imports` reads one file's bytes. Its result depends on nothing but the content,
    so callers cache it by git blob id (:meth:`FileImports.to_json` / :meth:`FileImports.from_json`).
-   Files that ``ast`` rejects still give their imports through tree-sitter (``via="fallback"``).
+   Files that ``ast`` rejects still give their imports through the recovering parser of ``pysource``
+   (``via="fallback"``).
 2. :func:`build_module_index` names modules after file paths and source roots, and
    :func:`resolve_imports` turns import statements into edges between the codebase's own modules.
 3. :func:`find_cycles` finds strongly connected components, once over the imports that run when a
@@ -78,7 +79,7 @@ class ImportStmt:
     line: int
     #: One of :data:`KINDS`.
     kind: str
-    #: ``"ast"`` or ``"fallback"`` (tree-sitter, because ``ast.parse`` failed).
+    #: ``"ast"`` or ``"fallback"`` (the recovering parser, because ``ast.parse`` failed).
     via: str
 
 

@@ -293,7 +293,7 @@ def compute_import_cycles(edges: list[Edge]) -> tuple[pd.DataFrame, dict[str, An
 )
 def import_graph(context: dg.AssetExecutionContext, git: GitResource, postgres: PostgresResource) -> Any:
     """Imports between the codebase's own modules, with where each runs (import time, function,
-    TYPE_CHECKING, ...). Files that do not parse still count, through a tree-sitter fallback."""
+    TYPE_CHECKING, ...). Files that do not parse still count, through the recovering parser."""
     return materialize_cached_snapshots(context, git, postgres, compute_import_graph)
 
 

@@ -22,7 +22,7 @@ IMPORT_GRAPH = TableSchema(
             "module (runs at import), try, conditional, function, type_checking, main (__main__ guard)",
             False,
         ),
-        Column("via", STRING, "ast, or fallback (tree-sitter, because the file does not parse)", False),
+        Column("via", STRING, "ast, or fallback (the recovering parser: the file does not parse)", False),
         Column("importer_blob_id", STRING, "Git blob id of the importing file"),
         Column("importer_parse_error", STRING, "Why ast.parse rejected the importing file, when it did"),
         Column(

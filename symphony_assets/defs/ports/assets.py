@@ -162,7 +162,8 @@ def port_map_metadata(df: pd.DataFrame) -> dict[str, Any]:
 )
 def port_map(context: dg.AssetExecutionContext, git: GitResource, postgres: PostgresResource) -> Any:
     """Every port a file binds, connects to, listens on or configures (Python, compose, YAML, JSON,
-    TOML, .env), resolved statically where it can be; files that do not parse go through tree-sitter."""
+    TOML, .env), resolved statically where it can be; files that do not parse go through the recovering
+    parser."""
     return materialize_cached_snapshots(context, git, postgres, compute_port_map)
 
 
