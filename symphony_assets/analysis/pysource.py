@@ -1,10 +1,13 @@
 """Tolerant reading of Python source: decode, parse, and find comments in files that may not parse.
 
 Real codebases hold many ``.py`` files that ``ast.parse`` rejects (Python 2 syntax, merge markers,
-half-done refactors). Every analysis still has to extract facts from them, so this module pairs
-``ast`` with a fallback that is a real parser with error recovery (tree-sitter): a syntax error
-becomes a local ``ERROR`` node and the rest of the tree stays usable, and strings/docstrings stay
-strings (a ``# not a comment`` inside a docstring is never a comment).
+half-done refactors). Every analysis still has to extract facts from them. :func:`recover_python` is
+the one recovering parser they share: it gives an ``ast`` tree of every statement that parses, with
+the file's own line numbers, re-synchronising after an error at the next statement of the same or a
+lower indentation (so an early unclosed bracket or string no longer hides the rest of the file);
+:func:`recovered_comments` gives the comments of such a file from the same lexer. Tree-sitter (a real
+parser with error recovery) stays for what needs a concrete syntax tree of any file: the scope of a
+comment, and telling Python 2 from broken Python 3.
 
 Nothing here raises on bad input: every entry point returns a value describing what went wrong.
 """
@@ -374,11 +377,10 @@ def _split_lines(text: str) -> list[str]:
     return [line.rstrip("\r\n") for line in _LINE.findall(text)]
 
 
-def _leading(line: str) -> tuple[int, str]:
-    """Indentation width (tabs to multiples of 8, as Python 2 did) and the line with it expanded."""
+def _expand_indent(line: str) -> str:
+    """The line with tabs in its indentation expanded to multiples of 8 (as Python 2 read them)."""
     stripped = line.lstrip(" \t\f")
-    head = line[: len(line) - len(stripped)].replace("\f", "").expandtabs(8)
-    return len(head), head + stripped
+    return line[: len(line) - len(stripped)].replace("\f", "").expandtabs(8) + stripped
 
 
 def _scan(
@@ -843,7 +845,7 @@ def recover_python(source: bytes, outcome: ParseOutcome | None = None) -> Recove
     if outcome.tree is not None:
         return Recovered(tree=outcome.tree, outcome=outcome, skipped=())
     text = decode_source(blank_merge_markers(source)).replace("\x00", "")
-    lines = [_leading(line)[1] for line in _split_lines(text)]
+    lines = [_expand_indent(line) for line in _split_lines(text)]
     repair = _Repair(lines)
     with contextlib.suppress(RecursionError):  # absurd nesting: what is repaired so far stands
         repair.block(0, len(lines))
