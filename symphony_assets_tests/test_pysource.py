@@ -290,3 +290,18 @@ def test_recovered_comments_skip_strings_after_an_error() -> None:
     )
     found = [(c.line, c.text) for c in recovered_comments(source)]
     assert found == [(2, " real comment"), (7, " tail")]
+
+
+def test_an_unclosed_call_ends_at_the_next_statement_line() -> None:
+    # After ``foo(1,`` a line at the same indentation that assigns or calls is a new statement; one
+    # that ends in ``,`` (a keyword argument) is not.
+    source = b"def f():\n    x = foo(1,\n    y = bar(2)\n    z = 3\n    w = dict(\n    a=1,\n    )\n"
+    tree = recover_python(source).tree
+    names = [
+        t.id
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Assign)
+        for t in n.targets
+        if isinstance(t, ast.Name)
+    ]
+    assert sorted(names) == ["w", "y", "z"]

@@ -367,6 +367,9 @@ _CONTINUING_ENDS = frozenset(",([{\\+-*/%=<>|&^~.:@")
 _TOKEN = re.compile(r"""[rRbBuUfF]{0,2}(?:\"\"\"|'''|"|')|#|[()\[\]{}]|\\$""")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|@")
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+#: An assignment or call that starts a line: a statement, even after a line ending in ``,`` (a keyword
+#: argument or dict entry inside the brackets would end in ``,`` itself).
+_STATEMENT_LIKE = re.compile(r"[A-Za-z_][\w.]*[ \t]*(?:=(?!=)|[-+*/%&|^@]=|\()")
 #: A definition line: inside a multi-line string at the opener's indentation or less, it means the
 #: string was never closed (docstrings indent their examples deeper than their opening quotes).
 _CODE_LINE = re.compile(r"^[ \t]*(?:async[ \t]+)?(?:def[ \t]+\w+[ \t]*\(|class[ \t]+\w+[ \t]*[(:])")
@@ -415,6 +418,7 @@ def _scan(
                 and (
                     word in _RESYNC_WORDS
                     or (word and word not in _OPERATOR_WORDS and prev_last not in _CONTINUING_ENDS)
+                    or (_STATEMENT_LIKE.match(line, indent) and not line.rstrip().endswith((",", "(")))
                 )
             ):
                 depth = 0
