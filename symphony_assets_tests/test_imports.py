@@ -723,7 +723,9 @@ def test_missing_modules_are_findings_not_edges(tmp_path: Path) -> None:
                 "from pkg import helper, nothere\n"  # helper: bound in pkg/__init__.py; nothere: missing
                 "import pkg.ghost.deeper\n"
                 "from pkg.ns import thing\n"  # a namespace package: only submodules are attributes
+                "from lazy import anything\n"  # a module __getattr__ may give any name: an edge
             ),
+            "lazy/__init__.py": "__getattr__, __dir__, __all__ = attach(__name__, ['anything'])\n",
             "pkg/tools.py": "from pkg.core import fast, typed\n",  # a compiled extension and a stub exist
             "pkg/core/fast.cpython-311-x86_64-linux-gnu.so": "",
             "pkg/core/typed.pyi": "",
@@ -741,6 +743,7 @@ def test_missing_modules_are_findings_not_edges(tmp_path: Path) -> None:
         ("pkg.core", "pkg.core.hybrid", 1),
         ("pkg.core.hybrid", "pkg", 2),
         ("pkg.tools", "pkg.core", 1),
+        ("pkg.core.hybrid", "lazy", 5),
     }
     missing = {(u.importer, u.line, u.looked_for, u.nearest) for u in find_unresolved(index, per_file)}
     assert missing == {

@@ -227,7 +227,14 @@ def _bindings(tree: ast.Module) -> tuple[str, ...] | None:
                 return None  # sys.modules[...] = ...: anything can appear
             elif isinstance(node, ast.alias):
                 names.add((node.asname or node.name).split(".", 1)[0])
+    if names & _OPEN_NAMESPACE:
+        return None  # ``__getattr__ = lazy.attach(...)``, ``__path__ = extend_path(...)``
     return tuple(sorted(names))
+
+
+#: Module names whose binding opens the namespace: a lazy attribute hook, or a package path that
+#: other folders extend (their submodules are not in this folder).
+_OPEN_NAMESPACE = frozenset({"__getattr__", "__path__"})
 
 
 def _header_nodes(stmt: ast.stmt) -> Iterator[ast.AST]:
