@@ -8,7 +8,7 @@ import pytest
 
 from symphony_assets.analysis.findings import (
     VIA_AST,
-    VIA_TREE_SITTER,
+    VIA_RECOVERED,
     BroadExcept,
     GpuSite,
     backup_kind,
@@ -78,7 +78,7 @@ def test_broad_excepts_in_a_python2_file_use_the_fallback() -> None:
     py2 = EXCEPTS.replace("print(exc)", "print exc")
     found = broad_excepts(py2.encode())
     assert [(b.line, b.kind, b.has_reason) for b in found] == EXPECTED
-    assert {b.via for b in found} == {VIA_TREE_SITTER}
+    assert {b.via for b in found} == {VIA_RECOVERED}
     legacy = b"try:\n    x()\nexcept Exception, e:  # log and go on\n    print e\nexcept:\n    pass\n"
     assert [(b.line, b.kind, b.has_reason) for b in broad_excepts(legacy)] == [
         (3, "Exception", True),
@@ -102,8 +102,8 @@ def test_broad_excepts_with_merge_markers() -> None:
     )
     found = broad_excepts(src)
     assert [(b.line, b.kind, b.has_reason, b.via) for b in found] == [
-        (5, "Exception", False, VIA_TREE_SITTER),
-        (8, "bare", True, VIA_TREE_SITTER),
+        (5, "Exception", False, VIA_RECOVERED),
+        (8, "bare", True, VIA_RECOVERED),
     ]
     assert blank_merge_markers(src).count(b"\n") == src.count(b"\n")
     assert b"<<<<<<<" not in blank_merge_markers(src)
@@ -174,7 +174,7 @@ def test_gpu_site_forms() -> None:
 def test_gpu_sites_in_an_unparseable_file() -> None:
     broken = GPU + "\nprint 'done'\n<<<<<<< HEAD\n"
     found = gpu_sites(broken.encode())
-    assert {s.via for s in found} == {VIA_TREE_SITTER}
+    assert {s.via for s in found} == {VIA_RECOVERED}
     assert [(s.line, s.kind) for s in found] == GPU_EXPECTED
 
 

@@ -24,6 +24,7 @@ from symphony_assets.analysis.imports import (
     ImportStmt,
     ModuleIndex,
     _ast_imports,
+    _bindings,
     _keyword_lines,
     build_module_index,
     extract_imports,
@@ -494,7 +495,7 @@ def _full_walk(source: bytes) -> FileImports:
     """The reference: every statement of the tree visited, no pruning."""
     outcome = parse_python(source)
     assert outcome.tree is not None
-    return FileImports(imports=tuple(_ast_imports(outcome.tree)))
+    return FileImports(imports=tuple(_ast_imports(outcome.tree)), bindings=_bindings(outcome.tree))
 
 
 def test_pruned_walk_equals_full_walk_on_real_files() -> None:
@@ -706,3 +707,50 @@ def test_cycles_are_the_same_in_every_process() -> None:
         outputs.add(done.stdout.strip())
     assert len(outputs) == 1, outputs
     assert int(outputs.pop().split()[1]) > 0
+
+
+def test_missing_modules_are_findings_not_edges(tmp_path: Path) -> None:
+    from symphony_assets.analysis.imports import find_unresolved
+
+    write_tree(
+        tmp_path,
+        {
+            "pkg/__init__.py": "from pkg.core import helper\n__all__ = ['helper']\n",
+            "pkg/core/__init__.py": "from . import hybrid\n",
+            "pkg/core/helper.py": "",
+            "pkg/core/hybrid.py": (
+                "from .resiliency.breaker import Breaker\n"  # pkg.core.resiliency does not exist
+                "from pkg import helper, nothere\n"  # helper: bound in pkg/__init__.py; nothere: missing
+                "import pkg.ghost.deeper\n"
+                "from pkg.ns import thing\n"  # a namespace package: only submodules are attributes
+                "from lazy import anything\n"  # a module __getattr__ may give any name: an edge
+            ),
+            "lazy/__init__.py": "__getattr__, __dir__, __all__ = attach(__name__, ['anything'])\n",
+            "pkg/tools.py": "from pkg.core import fast, typed\n",  # a compiled extension and a stub exist
+            "pkg/core/fast.cpython-311-x86_64-linux-gnu.so": "",
+            "pkg/core/typed.pyi": "",
+            "pkg/ns/real.py": "",
+            "pkg/resiliency/__init__.py": "",
+            "pkg/resiliency/breaker.py": "class Breaker:\n    pass\n",
+        },
+    )
+    paths = [str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()]
+    index = build_module_index(paths)
+    per_file = {p: extract_imports((tmp_path / p).read_bytes()) for p in paths if p.endswith(".py")}
+    edges = {(e.importer, e.imported, e.line) for e in resolve_imports(index, per_file)}
+    assert edges == {
+        ("pkg", "pkg.core.helper", 1),
+        ("pkg.core", "pkg.core.hybrid", 1),
+        ("pkg.core.hybrid", "pkg", 2),
+        ("pkg.tools", "pkg.core", 1),
+        ("pkg.core.hybrid", "lazy", 5),
+    }
+    missing = {(u.importer, u.line, u.looked_for, u.nearest) for u in find_unresolved(index, per_file)}
+    assert missing == {
+        ("pkg.core.hybrid", 1, "pkg.core.resiliency.breaker", "pkg.core"),
+        ("pkg.core.hybrid", 2, "pkg.nothere", "pkg"),
+        ("pkg.core.hybrid", 3, "pkg.ghost.deeper", "pkg"),
+        ("pkg.core.hybrid", 4, "pkg.ns.thing", "pkg.ns"),
+    }
+    # The only loop pkg.core -> pkg.core.hybrid -> pkg.core would run through a missing module.
+    assert not [c for c in find_cycles(resolve_imports(index, per_file)).cycles if not c.latent]

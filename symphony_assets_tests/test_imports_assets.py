@@ -79,9 +79,13 @@ def test_two_day_backfill_then_cached_rerun(
         ("app.report", "app.billing", 2, "function", "ast"),
         ("app.billing", "app.report", 1, "module", "ast"),
         ("app.legacy", "app.orders", 1, "module", "fallback"),
-        ("app.log", "common.logging", 2, "module", "ast"),  # and never `import logging`
+        # Never `import logging`; and the empty package binds no `setup`, so Python looks for the
+        # submodule common.logging.setup, which does not exist: a missing import, not an edge.
+        ("app.log", "common.logging.setup", 2, "module", "ast"),
         ("handlers", "models", 1, "module", "ast"),  # services/api is a source root
     }
+    assert set(day1.loc[day1["importer"] == "app.log", "status"]) == {"missing"}
+    assert set(day1.loc[day1["importer"] != "app.log", "status"]) == {"resolved"}
     legacy = day1[day1["importer"] == "app.legacy"].iloc[0]
     assert "print" in legacy["importer_parse_error"]
     assert legacy["importer_path"] == "app/legacy.py" and legacy["imported_path"] == "app/orders.py"
@@ -125,7 +129,12 @@ def test_two_day_backfill_then_cached_rerun(
     assert again.success
     meta = _meta(again, "import_graph")
     assert meta["blobs_analysed"] == 0 and meta["blobs_reused"] == 10
-    assert meta["edge_count"] == 7 and meta["parse_failures"] == 1 and meta["fallback_edges"] == 1
+    assert (
+        meta["edge_count"] == 6
+        and meta["unresolved_imports"] == 1
+        and meta["parse_failures"] == 1
+        and meta["fallback_edges"] == 1
+    )
     assert meta["source_roots"] == "services/api, ."
     assert "app.orders" in meta["most_imported_modules"]
     assert "app/legacy.py" in meta["parse_failure_list"]
@@ -157,6 +166,53 @@ def test_duplicate_claims_reported(
     assert "tools.py, tools/__init__.py" in meta["duplicate_claims"]
     assert meta["source_roots"] == "."
     assert _meta(result, "import_cycles")["cycle_count"] == 0
+
+
+def test_cycle_only_through_a_missing_module_is_no_cycle(
+    tmp_path: Path, symphony_env: Path, write_config: Any, dagster_instance: Any, pg_url: str, db: Database
+) -> None:
+    # pkg.core imports pkg.core.hybrid, whose relative import names pkg.core.resiliency (the author
+    # meant pkg.resiliency): Python raises there, so there is no pkg.core.hybrid -> pkg.core edge.
+    repo = GitRepo(tmp_path / "shop")
+    repo.write("pkg/__init__.py", "")
+    repo.write("pkg/core/__init__.py", "from pkg.core import hybrid\n")
+    repo.write("pkg/core/hybrid/__init__.py", "from ..resiliency.circuit_breaker import Breaker\n")
+    repo.write("pkg/resiliency/__init__.py", "")
+    repo.write("pkg/resiliency/circuit_breaker.py", "class Breaker:\n    pass\n")
+    # ``from pkg import name``: an attribute of a package that binds it is an edge; a name the package
+    # never binds is a submodule Python looks for in vain (and the broken file still counts).
+    repo.write("pkg/api.py", "import pkg.resiliency\nfrom pkg import resiliency, nothere\n")
+    repo.write("pkg/tools/__init__.py", "VERSION = 1\n")
+    repo.write("pkg/tools/run.py", "print 'py2'\nfrom pkg.tools import VERSION\nfrom pkg.tools import gone\n")
+    repo.commit("one", when=f"{DAY1}T10:00:00+00:00")
+    write_config({"name": "shop", "path": str(repo.root)})
+    result = _materialize(dagster_instance, pg_url, symphony_env, DAY1)
+    assert result.success
+    graph = _table(db, "import_graph")
+    graph = graph[graph["importer"].str.startswith("pkg")]
+    rows = {
+        (r.importer, r.imported, r.line, r.status, None if pd.isna(r.nearest_package) else r.nearest_package)
+        for r in graph.itertuples()
+    }
+    assert rows == {
+        ("pkg.core", "pkg.core.hybrid", 1, "resolved", None),
+        ("pkg.core.hybrid", "pkg.core.resiliency.circuit_breaker", 1, "missing", "pkg.core"),
+        ("pkg.api", "pkg.resiliency", 1, "resolved", None),
+        ("pkg.api", "pkg.resiliency", 2, "resolved", None),
+        ("pkg.api", "pkg.nothere", 2, "missing", "pkg"),
+        ("pkg.tools.run", "pkg.tools", 2, "resolved", None),
+        ("pkg.tools.run", "pkg.tools.gone", 3, "missing", "pkg.tools"),
+    }
+    assert set(graph.loc[graph["status"] == "missing", "imported_path"]) == {""}
+    meta = _meta(result, "import_graph")
+    assert meta["unresolved_imports"] == 3 and meta["edge_count"] == 4
+    assert "pkg.core.resiliency.circuit_breaker" in meta["unresolved_import_list"]
+    cycles = _table(db, "import_cycles")
+    assert not cycles["modules"].str.contains("pkg.").any()
+    cycle_meta = _meta(result, "import_cycles")
+    assert cycle_meta["cycle_count"] == 0 and cycle_meta["latent_cycle_count"] == 0
+    check = next(e for e in result.get_asset_check_evaluations() if e.check_name == "no_import_cycles")
+    assert check.passed is True
 
 
 def test_installed_names_leave_out_editable_installs() -> None:

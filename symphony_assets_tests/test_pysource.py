@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import time
 from pathlib import Path
 
@@ -16,6 +17,9 @@ from symphony_assets.analysis.pysource import (
     node_line,
     node_text,
     parse_python,
+    qualname_at,
+    recover_python,
+    recovered_comments,
     ts_tree,
 )
 
@@ -213,3 +217,91 @@ def test_enclosing_qualname_nested_and_decorated() -> None:
     assert enclosing_qualname(comment) == "A.m.inner"
     inner = next(n for n in iter_nodes(tree, ("function_definition",)) if node_line(n) == 4)
     assert enclosing_qualname(inner) == "A.m.inner"
+
+
+# ------------------------------------------------------------------------------------ recover_python
+
+
+def _handler_lines(source: bytes) -> list[int]:
+    tree = recover_python(source).tree
+    return sorted(n.lineno for n in ast.walk(tree) if isinstance(n, ast.ExceptHandler))
+
+
+def _anchored_excepts(source: bytes) -> list[int]:
+    return [i for i, line in enumerate(source.decode().split("\n"), 1) if line.lstrip().startswith("except")]
+
+
+RECOVERY_CASES = {
+    # An unclosed bracket early used to swallow the rest of the file into one error.
+    "unclosed_bracket": b"import os\nx = dict(a=1,\n\ndef f():\n    try:\n        g()\n"
+    b"    except Exception:\n        pass\n\nclass A:\n    def m(self):\n        try:\n"
+    b"            pass\n        except:\n            pass\n",
+    # A single-quoted string left open ends at its line; a triple-quoted one that never closes stops
+    # at the next definition, and a 'closer' glued to a word is the next docstring's opener.
+    "unclosed_strings": b"s = 'never closed\nt = '''never closed\ndef f():\n    '''Doc.'''\n    try:\n"
+    b"        pass\n    except ValueError:\n        pass\n",
+    # Python 2: print statements (also between an if body and its elif), except E, e, backticks.
+    "python2": b"def f(x):\n    if x:\n        y = 1\n    print 'x', `x`\n    elif y:\n        try:\n"
+    b"            pass\n        except Exception, e:\n            print e\n    return x\n",
+    # Merge-conflict markers around both sides of a handler.
+    "merge": b"try:\n    a()\n<<<<<<< HEAD\nexcept KeyError:\n    pass\n=======\n"
+    b"except (KeyError, ValueError):\n    pass\n>>>>>>> branch\n",
+    # One-line clauses in Python 2 (from lib2to3's grammar test data).
+    "one_liners": b"def f():\n    try: raise RuntimeError, 'just testing'\n"
+    b"    except RuntimeError, msg: print msg\n    except: pass\n    else: pass\n",
+    # Tabs and spaces mixed in indentation, as Python 2 allowed (tabs to multiples of 8).
+    "tabs": b"def f():\n        try:\n\t    pass\n        except OSError:\n\t    return 1\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(RECOVERY_CASES))
+def test_recovery_finds_every_handler_after_an_error(name: str) -> None:
+    source = RECOVERY_CASES[name]
+    assert parse_python(source).tree is None
+    assert _handler_lines(source) == _anchored_excepts(source)
+
+
+def test_recovery_keeps_structure_and_reports_what_it_skipped() -> None:
+    source = RECOVERY_CASES["python2"]
+    recovered = recover_python(source)
+    assert recovered.recovered and recovered.outcome.python2
+    (func,) = recovered.tree.body
+    assert isinstance(func, ast.FunctionDef) and func.name == "f" and func.end_lineno == 10
+    handler = next(n for n in ast.walk(func) if isinstance(n, ast.ExceptHandler))
+    # ``except Exception, e`` keeps its type (a broad handler stays broad).
+    assert isinstance(handler.type, ast.Name) and handler.type.id == "Exception" and handler.name == "e"
+    assert recovered.skipped == ((4, 4), (8, 9))  # the stray print; the rewritten header and print e
+    assert qualname_at(recovered.tree, 7) == "f"
+    # A file that parses comes back as it is, nothing skipped.
+    fine = recover_python(b"import os\n")
+    assert not fine.recovered and fine.skipped == ()
+
+
+def test_recovery_never_raises() -> None:
+    blobs = [b"(" * 5000, b"\xff\xfe\x00garbage(", b"def f(:\n  pass\n" * 50, b"\x00\x00", b"'''", b"else:\n"]
+    blobs.append(b"if x:\n" + b" " * 4 + b"if y:\n" * 300)
+    for blob in blobs:
+        assert isinstance(recover_python(blob).tree, ast.Module)
+
+
+def test_recovered_comments_skip_strings_after_an_error() -> None:
+    source = (
+        b"x = (1,\n# real comment\ns = '# not a comment'\nt = '''\n# inside a string\n'''\ny = 2  # tail\n"
+    )
+    found = [(c.line, c.text) for c in recovered_comments(source)]
+    assert found == [(2, " real comment"), (7, " tail")]
+
+
+def test_an_unclosed_call_ends_at_the_next_statement_line() -> None:
+    # After ``foo(1,`` a line at the same indentation that assigns or calls is a new statement; one
+    # that ends in ``,`` (a keyword argument) is not.
+    source = b"def f():\n    x = foo(1,\n    y = bar(2)\n    z = 3\n    w = dict(\n    a=1,\n    )\n"
+    tree = recover_python(source).tree
+    names = [
+        t.id
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Assign)
+        for t in n.targets
+        if isinstance(t, ast.Name)
+    ]
+    assert sorted(names) == ["w", "y", "z"]

@@ -141,7 +141,7 @@ def test_urls_paths_editables_and_invalid_lines(tmp_path: Path) -> None:
         ("editable", "my-tool", 1),
         ("editable", "helper", 2),
         ("editable", "", 3),
-        ("path", "", 4),
+        ("path", "pkg", 4),  # PEP 427: the wheel's file name names its distribution
         ("url", "", 5),
         ("url", "private-lib", 6),
         ("url", "named", 7),
@@ -331,3 +331,31 @@ def test_markers_separate_conditional_pins() -> None:
     assert [(d.package, d.status, d.marker) for d in drifts] == [
         ("y", "conflicting_pins", 'sys_platform == "linux"'),
     ]
+
+
+def test_long_editable_ssh_urls_bzr_launchpad_and_wheel_names(tmp_path: Path) -> None:
+    decls = parse(
+        tmp_path,
+        "requirements.txt",
+        {
+            "requirements.txt": """\
+                --editable git+https://github.com/org/tool.git#egg=Long_Tool
+                --editable=./libs/helper
+                git@github.com:org/repo.git
+                git+git@github.com:org/other.git#egg=other_pkg
+                bzr+lp:Project#egg=Project
+                ./dist/foo_bar-1.0.2-py3-none-any.whl
+                https://files.example.com/Some.Pkg-2.0-1-cp311-cp311-manylinux_2_17_x86_64.whl#sha256=ab
+                """,
+        },
+    )
+    assert [(d.kind, d.name, d.line) for d in decls] == [
+        ("editable", "long-tool", 1),
+        ("editable", "helper", 2),
+        ("url", "", 3),  # an SSH location names no package (and never the package ``git``)
+        ("url", "other-pkg", 4),
+        ("url", "project", 5),
+        ("path", "foo-bar", 6),
+        ("url", "some-pkg", 7),
+    ]
+    assert all(d.error is None for d in decls)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from symphony_assets.analysis.todos import (
     VIA_LEXER,
+    VIA_RECOVERED,
     VIA_TOKENIZE,
-    VIA_TREE_SITTER,
     TodoItem,
     comment_style,
     extract_todos,
@@ -128,7 +128,7 @@ def test_python2_file_is_read_through_the_tree_sitter_fallback() -> None:
     )
     items = extract_todos(".py", src.encode())
     assert [(i.tag, i.text, i.line, i.scope, i.via) for i in items] == [
-        (TD, "port to python 3", 2, "main", VIA_TREE_SITTER)
+        (TD, "port to python 3", 2, "main", VIA_RECOVERED)
     ]
 
 
@@ -291,3 +291,23 @@ def test_tokenizing_near_markers_on_real_files() -> None:
         assert _with_tree(source) == whole, path
         checked += len(whole)
     assert checked > 100
+
+
+def test_prose_that_mentions_a_tag_is_not_a_marker() -> None:
+    src = (
+        f"# Mark {TD} as done\n"
+        f"# Generic {TD} structure\n"
+        f"# {TD} starts this comment\n"
+        f"x = 1  # later: {TD}: followed by a colon\n"
+        f"# ask bob ({TD}(bob): parenthesised owner)\n"
+        f"# {TD}-{FM} - both tags, pylint misses this one\n"
+        f"## {TD} after a doubled hash\n"
+        f"# the {FM}! shout\n"
+        f"# words {XX} words\n"
+    )
+    items = extract_todos(".py", src.encode())
+    assert [(i.line, i.tag) for i in items] == [(3, TD), (4, TD), (5, TD), (6, TD), (7, TD), (8, FM)]
+    assert items[3].text == f"{FM} - both tags, pylint misses this one"
+    # The same rule holds in other languages' comments.
+    js = f"// Mark {TD} as done\n// {TD}: real one\n/* a {FM} in prose */\n"
+    assert [(i.line, i.tag) for i in extract_todos(".js", js.encode())] == [(2, TD)]

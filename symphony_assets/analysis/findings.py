@@ -1,8 +1,9 @@
 """Code findings: broad exception handlers, places that touch a GPU, and backup/legacy files.
 
 ``broad_excepts`` and ``gpu_sites`` depend only on a file's bytes (callers cache them by git blob
-id); they read the file with ``ast`` and fall back to tree-sitter for files that do not parse
-(Python 2, merge markers), marking each result's ``via``. ``backup_kind`` looks at the path only.
+id); they read the file with ``ast``, and files that do not parse (Python 2, merge markers, an early
+unclosed bracket) through :func:`~symphony_assets.analysis.pysource.recover_python`, which keeps every
+statement that parses, marking each result's ``via``. ``backup_kind`` looks at the path only.
 """
 
 from __future__ import annotations
@@ -15,24 +16,34 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-import tree_sitter
-
 from symphony_assets.analysis import limits
 from symphony_assets.analysis.pysource import (
     ParseOutcome,
+    Recovered,
+    blank_merge_markers,
     decode_source,
-    iter_nodes,
-    node_line,
-    node_text,
     parse_python,
-    ts_tree,
+    recover_python,
 )
 
+__all__ = [
+    "VIA_AST",
+    "VIA_RECOVERED",
+    "BroadExcept",
+    "GpuSite",
+    "backup_kind",
+    "blank_merge_markers",
+    "broad_excepts",
+    "gpu_sites",
+    "is_reason",
+]
+
 #: Bump when the output for the same bytes changes, so cached results are recomputed.
-ANALYSER_VERSION = "1"
+ANALYSER_VERSION = "2"
 
 VIA_AST = "ast"
-VIA_TREE_SITTER = "tree-sitter"
+#: Found in a file that does not parse, through the recovering parser.
+VIA_RECOVERED = "recovered"
 
 _BROAD = ("BaseException", "Exception")  # ordered: the broader name wins when a tuple holds both
 _SNIPPET_MAX = 160
@@ -77,18 +88,6 @@ class GpuSite:
         return cls(int(d["line"]), str(d["kind"]), str(d["snippet"]), str(d["via"]))
 
 
-_MERGE_MARKER = re.compile(rb"^(?:<{7}|\|{7}|>{7})(?: [^\n]*)?$|^={7}[ \t]*$", re.MULTILINE)
-
-
-def blank_merge_markers(source: bytes) -> bytes:
-    """Merge-conflict marker lines replaced by empty lines, so line numbers stay and both sides parse.
-
-    A marker between a ``try`` body and its ``except`` would otherwise swallow the handler into an
-    ``ERROR`` node; without the marker lines tree-sitter reads both sides as ordinary code.
-    """
-    return _MERGE_MARKER.sub(b"", source)
-
-
 def is_reason(comment_text: str) -> bool:
     """Whether a comment explains something; a bare ``noqa``/``type: ignore`` only silences a tool.
 
@@ -102,18 +101,16 @@ def is_reason(comment_text: str) -> bool:
 # ------------------------------------------------------------------------------------- broad excepts
 
 
-def broad_excepts(source: bytes, outcome: ParseOutcome | None = None) -> list[BroadExcept]:
+def broad_excepts(source: bytes, outcome: ParseOutcome | Recovered | None = None) -> list[BroadExcept]:
     """``except:``, ``except Exception``/``BaseException`` (also in tuples); does a comment explain it.
 
-    ``outcome`` lets a caller that already parsed the file skip a second parse.
+    ``outcome`` lets a caller that already parsed (or recovered) the file skip doing it again.
     """
     if b"except" not in source or limits.python_too_large(source):
         return []  # a file over the limit is not parsed (the code assets record it as too_large)
-    outcome = outcome or parse_python(source)
-    if outcome.tree is None:
-        return _broad_excepts_ts(source)
+    tree, via = _tree(source, outcome)
     handlers = []
-    for node in _except_handlers(outcome.tree.body):
+    for node in _except_handlers(tree.body):
         kind = _broad_kind_ast(node.type)
         if kind is not None:
             first_body = node.body[0].lineno if node.body else node.lineno
@@ -124,8 +121,18 @@ def broad_excepts(source: bytes, outcome: ParseOutcome | None = None) -> list[Br
     found = []
     for line, first_body, kind in sorted(handlers):
         has_reason = any(is_reason(text) for text in _comments_in(lines, line, first_body))
-        found.append(BroadExcept(line, kind, has_reason, VIA_AST))
+        found.append(BroadExcept(line, kind, has_reason, via))
     return found
+
+
+def _tree(source: bytes, outcome: ParseOutcome | Recovered | None) -> tuple[ast.Module, str]:
+    """The file's tree and how it was read: ``ast``, or the recovering parser when it does not parse."""
+    if isinstance(outcome, Recovered):
+        return outcome.tree, VIA_RECOVERED if outcome.recovered else VIA_AST
+    outcome = outcome or parse_python(source)
+    if outcome.tree is not None:
+        return outcome.tree, VIA_AST
+    return recover_python(source, outcome).tree, VIA_RECOVERED
 
 
 def _except_handlers(body: list[ast.stmt]) -> Iterator[ast.ExceptHandler]:
@@ -175,50 +182,10 @@ def _broadest(names: Iterable[str | None]) -> str | None:
     return next((b for b in _BROAD if b in last), None)
 
 
-def _broad_excepts_ts(source: bytes) -> list[BroadExcept]:
-    tree = ts_tree(blank_merge_markers(source))
-    reasons = {node_line(n) for n in iter_nodes(tree, ("comment",)) if is_reason(node_text(n))}
-    found = []
-    for clause in iter_nodes(tree, ("except_clause",)):
-        kind = _broad_kind_ts(clause)
-        if kind is None:
-            continue
-        line = node_line(clause)
-        block = next((c for c in clause.children if c.type == "block"), None)
-        first_body = line
-        if block is not None:
-            statements = [c for c in block.named_children if c.type != "comment"]
-            first_body = node_line(statements[0]) if statements else node_line(block)
-        has_reason = any(r in reasons for r in range(line, first_body + 1))
-        found.append(BroadExcept(line, kind, has_reason, VIA_TREE_SITTER))
-    found.sort(key=lambda b: b.line)
-    return found
-
-
-def _broad_kind_ts(clause: tree_sitter.Node) -> str | None:
-    """The caught type is the first named child before ``:``; ``except E, e`` (Python 2) names E first."""
-    caught: tree_sitter.Node | None = None
-    for child in clause.children:
-        if child.type in (":", "block"):
-            break
-        if child.is_named and child.type != "comment":
-            caught = child
-            break
-    if caught is None:
-        return "bare"
-    if caught.type == "as_pattern" and caught.named_children:
-        caught = caught.named_children[0]
-    while caught.type == "parenthesized_expression" and caught.named_children:
-        caught = caught.named_children[0]
-    if caught.type in ("tuple", "expression_list"):
-        return _broadest(node_text(c) for c in caught.named_children)
-    return _broadest([node_text(caught)])
-
-
 # ----------------------------------------------------------------------------------------- GPU sites
 
 
-def gpu_sites(source: bytes, outcome: ParseOutcome | None = None) -> list[GpuSite]:
+def gpu_sites(source: bytes, outcome: ParseOutcome | Recovered | None = None) -> list[GpuSite]:
     """Code that puts work on a CUDA GPU (torch or CuPy), so GPU use can be inventoried per codebase.
 
     Every form we report spells ``cuda`` or ``cupy`` somewhere in the file, so files without either
@@ -226,19 +193,17 @@ def gpu_sites(source: bytes, outcome: ParseOutcome | None = None) -> list[GpuSit
     """
     if (b"cuda" not in source and b"cupy" not in source) or limits.python_too_large(source):
         return []
-    outcome = outcome or parse_python(source)
-    if outcome.tree is None:
-        return _storable(_gpu_sites_ts(source))
+    tree, via = _tree(source, outcome)
     lines = decode_source(source).splitlines()
     visitor = _GpuVisitor()
-    visitor.visit(outcome.tree)
+    visitor.visit(tree)
     seen: set[tuple[int, str]] = set()
     found = []
     for line, kind in visitor.hits:
         if (line, kind) in seen:
             continue
         seen.add((line, kind))
-        found.append(GpuSite(line, kind, _snippet(lines, line), VIA_AST))
+        found.append(GpuSite(line, kind, _snippet(lines, line), via))
     found.sort(key=lambda s: (s.line, s.kind))
     return _storable(found)
 
@@ -371,88 +336,6 @@ def _dotted(expr: ast.expr | None) -> str | None:
         base = _dotted(expr.value)
         return f"{base}.{expr.attr}" if base else None
     return None
-
-
-_TS_CUDA_STRING = re.compile(r"""^[rRbBuU]?["'](cuda(:\d+)?)["']$""")
-
-
-def _gpu_sites_ts(source: bytes) -> list[GpuSite]:
-    """Fallback for files ``ast`` rejects: the same forms by node shape, device variables by name."""
-    tree = ts_tree(blank_merge_markers(source))
-    lines = decode_source(source).splitlines()
-    hits: list[tuple[int, str]] = []
-
-    def cuda_value(node: tree_sitter.Node | None, names: set[str]) -> bool:
-        if node is None:
-            return False
-        if node.type == "string":
-            return _TS_CUDA_STRING.match(node_text(node)) is not None
-        if node.type == "conditional_expression":
-            return any(cuda_value(c, names) for c in node.named_children[:3:2])
-        if node.type == "call":
-            func = node.child_by_field_name("function")
-            args = node.child_by_field_name("arguments")
-            if func is not None and node_text(func) in device_funcs and args is not None:
-                return cuda_value(next(iter(args.named_children), None), names)
-            return False
-        return node.type in ("identifier", "attribute") and node_text(node) in names
-
-    cupy_names = {"cupy"}
-    torch_names = {"torch"}
-    cuda_vars: set[str] = set()
-    for node in iter_nodes(tree, ("aliased_import",)):
-        parts = node_text(node).split()
-        if len(parts) == 3 and (parts[0] == "cupy" or parts[0].startswith("cupy.")):
-            cupy_names.add(parts[2])
-        elif len(parts) == 3 and parts[0] == "torch":
-            torch_names.add(parts[2])
-    device_funcs = {f"{t}.device" for t in torch_names}
-    for node in iter_nodes(tree, ("default_parameter", "typed_default_parameter")):
-        name, value = node.child_by_field_name("name"), node.child_by_field_name("value")
-        if name is not None and cuda_value(value, cuda_vars):
-            cuda_vars.add(node_text(name))
-    for node in iter_nodes(tree, ("assignment",)):
-        left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
-        if left is not None and cuda_value(right, cuda_vars):
-            cuda_vars.add(node_text(left))
-    for node in iter_nodes(tree, ("import_statement", "import_from_statement", "attribute", "call")):
-        text = node_text(node)
-        line = node_line(node)
-        if node.type in ("import_statement", "import_from_statement"):
-            if re.search(r"\bcupy\b", text):
-                hits.append((line, "cupy_import"))
-            elif re.search(r"\btorch\.cuda\b|from\s+torch\s+import\s+.*\bcuda\b", text):
-                hits.append((line, "torch_cuda"))
-        elif node.type == "attribute":
-            obj = node.child_by_field_name("object")
-            attr = node.child_by_field_name("attribute")
-            obj_text = node_text(obj) if obj is not None else ""
-            if obj_text in torch_names and attr is not None and node_text(attr) == "cuda":
-                hits.append((line, "torch_cuda"))
-            elif obj_text in cupy_names:
-                hits.append((line, "cupy"))
-        else:
-            func = node.child_by_field_name("function")
-            args = node.child_by_field_name("arguments")
-            arg_nodes = list(args.named_children) if args is not None else []
-            if func is not None and func.type == "attribute":
-                attr = func.child_by_field_name("attribute")
-                attr_name = node_text(attr) if attr is not None else ""
-                obj = func.child_by_field_name("object")
-                if attr_name == "cuda" and (obj is None or node_text(obj) not in torch_names):
-                    hits.append((line, "cuda_call"))
-                elif attr_name == "to" and arg_nodes and cuda_value(arg_nodes[0], cuda_vars):
-                    hits.append((line, "to_cuda"))
-            is_device = func is not None and node_text(func) in device_funcs
-            if is_device and arg_nodes and cuda_value(arg_nodes[0], cuda_vars):
-                hits.append((line, "torch_device"))
-            for kw in arg_nodes:
-                if kw.type == "keyword_argument":
-                    name, value = kw.child_by_field_name("name"), kw.child_by_field_name("value")
-                    if name is not None and node_text(name) == "device" and cuda_value(value, cuda_vars):
-                        hits.append((node_line(kw), "device_kwarg"))
-    found = [GpuSite(line, kind, _snippet(lines, line), VIA_TREE_SITTER) for line, kind in sorted(set(hits))]
-    return found
 
 
 # -------------------------------------------------------------------------------------- backup files

@@ -4,7 +4,8 @@ Three stages, so each can be cached or tested alone:
 
 1. :func:`extract_imports` reads one file's bytes. Its result depends on nothing but the content,
    so callers cache it by git blob id (:meth:`FileImports.to_json` / :meth:`FileImports.from_json`).
-   Files that ``ast`` rejects still give their imports through tree-sitter (``via="fallback"``).
+   Files that ``ast`` rejects still give their imports through the recovering parser of ``pysource``
+   (``via="fallback"``).
 2. :func:`build_module_index` names modules after file paths and source roots, and
    :func:`resolve_imports` turns import statements into edges between the codebase's own modules.
 3. :func:`find_cycles` finds strongly connected components, once over the imports that run when a
@@ -17,20 +18,19 @@ from __future__ import annotations
 
 import ast
 import bisect
+import dataclasses
 import hashlib
 import heapq
 import json
 import sys
 from collections import deque
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-import tree_sitter
-
 from symphony_assets.analysis import limits
-from symphony_assets.analysis.pysource import iter_nodes, node_line, node_text, parse_python, ts_tree
+from symphony_assets.analysis.pysource import parse_python, recover_python
 
 __all__ = [
     "ANALYSER_VERSION",
@@ -45,9 +45,11 @@ __all__ = [
     "ImportStmt",
     "ModuleIndex",
     "ModuleInfo",
+    "Unresolved",
     "build_module_index",
     "extract_imports",
     "find_cycles",
+    "find_unresolved",
     "resolve_imports",
 ]
 
@@ -58,9 +60,9 @@ IMPORT_TIME_KINDS: Final = frozenset({"module", "try", "conditional"})
 LATENT_KINDS: Final = frozenset({"function", "type_checking", "main"})
 KINDS: Final = IMPORT_TIME_KINDS | LATENT_KINDS
 
-_JSON_VERSION = 1
+_JSON_VERSION = 2
 #: Bump when extraction changes what it returns for the same bytes (part of the blob-cache key).
-ANALYSER_VERSION = "1"
+ANALYSER_VERSION = "2"
 #: Kinds that cannot be overridden by a construct nested inside them.
 _STICKY = frozenset({"function", "type_checking", "main"})
 
@@ -78,7 +80,7 @@ class ImportStmt:
     line: int
     #: One of :data:`KINDS`.
     kind: str
-    #: ``"ast"`` or ``"fallback"`` (tree-sitter, because ``ast.parse`` failed).
+    #: ``"ast"`` or ``"fallback"`` (the recovering parser, because ``ast.parse`` failed).
     via: str
 
 
@@ -88,6 +90,11 @@ class FileImports:
     parse_error: str | None = None
     parse_error_line: int | None = None
     python2: bool = False
+    #: Names the module binds at module level (defs, classes, assignments, imports), so that
+    #: ``from pkg import name`` can tell an attribute of ``pkg`` from a submodule that does not exist.
+    #: None when the module's namespace is open: a star import, a module ``__getattr__``, writes
+    #: through ``globals()``/``sys.modules``/``exec``, or lines that could not be read.
+    bindings: tuple[str, ...] | None = None
 
     @property
     def via(self) -> str:
@@ -101,6 +108,7 @@ class FileImports:
             "error": self.parse_error,
             "error_line": self.parse_error_line,
             "python2": self.python2,
+            "bindings": list(self.bindings) if self.bindings is not None else None,
         }
 
     def to_json(self) -> str:
@@ -134,11 +142,13 @@ class FileImports:
             for module, names, level, line, kind, via in data["imports"]
         )
         error_line = data.get("error_line")
+        bindings = data.get("bindings")
         return cls(
             imports=imports,
             parse_error=data.get("error"),
             parse_error_line=int(error_line) if error_line is not None else None,
             python2=bool(data.get("python2", False)),
+            bindings=tuple(str(b) for b in bindings) if bindings is not None else None,
         )
 
 
@@ -147,18 +157,102 @@ class FileImports:
 
 
 def extract_imports(source: bytes) -> FileImports:
-    """Import statements of one file with where they run; never raises."""
+    """Import statements of one file with where they run; never raises.
+
+    A file that ``ast`` rejects is read through :func:`~symphony_assets.analysis.pysource.recover_python`
+    (``via="fallback"``): every statement that parses still counts, wherever the error is.
+    """
     outcome = parse_python(source)
     if limits.python_too_large(source):  # not parsed at all: parse_error says why
         return FileImports(imports=(), parse_error=outcome.error)
     if outcome.tree is not None:
-        return FileImports(imports=tuple(_ast_imports(outcome.tree, _keyword_lines(source))))
+        return FileImports(
+            imports=tuple(_ast_imports(outcome.tree, _keyword_lines(source))),
+            bindings=_bindings(outcome.tree),
+        )
+    recovered = recover_python(source, outcome)
+    imports = tuple(dataclasses.replace(s, via="fallback") for s in _ast_imports(recovered.tree))
     return FileImports(
-        imports=tuple(_ts_imports(ts_tree(source))),
+        imports=imports,
         parse_error=outcome.error,
         parse_error_line=outcome.error_line,
         python2=outcome.python2,
+        # Lines that could not be read may bind anything: the namespace is open.
+        bindings=_bindings(recovered.tree) if not recovered.skipped else None,
     )
+
+
+#: Calls that can bind module attributes no statement names.
+_DYNAMIC_BINDERS = ("globals", "setattr", "exec", "vars", "locals", "__import__", "import_module")
+
+
+def _bindings(tree: ast.Module) -> tuple[str, ...] | None:
+    """Names bound at module level, or None when the namespace is open (see :attr:`FileImports.bindings`).
+
+    Walks the module's statements (into ``if``/``try``/``for``/``with`` blocks, which bind in the
+    module's namespace, not into functions or classes).
+    """
+    names: set[str] = set()
+    stack: list[ast.stmt] = list(tree.body)
+    while stack:
+        stmt = stack.pop()
+        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            if stmt.name == "__getattr__":
+                return None
+            names.add(stmt.name)
+            continue
+        if isinstance(stmt, ast.Import):
+            names.update((a.asname or a.name).split(".", 1)[0] for a in stmt.names)
+            continue
+        if isinstance(stmt, ast.ImportFrom):
+            if any(a.name == "*" for a in stmt.names):
+                return None
+            names.update(a.asname or a.name for a in stmt.names)
+            continue
+        nested = [getattr(stmt, f, None) for f in ("body", "orelse", "finalbody", "handlers", "cases")]
+        for block in nested:
+            if isinstance(block, list):
+                stack.extend(b for b in block if isinstance(b, ast.stmt))
+                for item in block:  # except handlers and match cases hold statements one level down
+                    if isinstance(item, ast.ExceptHandler | ast.match_case):
+                        stack.extend(item.body)
+                        if isinstance(item, ast.ExceptHandler) and item.name:
+                            names.add(item.name)
+        for node in _header_nodes(stmt):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                names.add(node.id)
+            elif isinstance(node, ast.Call):
+                func = node.func
+                called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+                if called in _DYNAMIC_BINDERS:
+                    return None
+            elif isinstance(node, ast.Attribute) and node.attr == "modules":
+                return None  # sys.modules[...] = ...: anything can appear
+            elif isinstance(node, ast.alias):
+                names.add((node.asname or node.name).split(".", 1)[0])
+    if names & _OPEN_NAMESPACE:
+        return None  # ``__getattr__ = lazy.attach(...)``, ``__path__ = extend_path(...)``
+    return tuple(sorted(names))
+
+
+#: Module names whose binding opens the namespace: a lazy attribute hook, or a package path that
+#: other folders extend (their submodules are not in this folder).
+_OPEN_NAMESPACE = frozenset({"__getattr__", "__path__"})
+
+
+def _header_nodes(stmt: ast.stmt) -> Iterator[ast.AST]:
+    """Every node of a statement outside its nested statement blocks."""
+    stack: list[ast.AST] = [stmt]
+    while stack:
+        node = stack.pop()
+        yield node
+        for name, value in ast.iter_fields(node):
+            if name in ("body", "orelse", "finalbody", "handlers", "cases") and node is stmt:
+                continue
+            if isinstance(value, ast.AST):
+                stack.append(value)
+            elif isinstance(value, list):
+                stack.extend(v for v in value if isinstance(v, ast.AST))
 
 
 def _nested(kind: str, inner: str) -> str:
@@ -268,91 +362,6 @@ def _ast_imports(tree: ast.Module, keyword_lines: Sequence[int] | None = None) -
     return found
 
 
-_TS_IMPORT_TYPES = ("import_statement", "import_from_statement", "future_import_statement")
-
-
-def _ts_condition_kind(condition: tree_sitter.Node | None) -> str:
-    if condition is None:
-        return "conditional"
-    text = node_text(condition).strip()
-    if text == "TYPE_CHECKING" or text.endswith(".TYPE_CHECKING"):
-        return "type_checking"
-    compact = text.replace(" ", "").replace("'", '"')
-    if compact in ('__name__=="__main__"', '"__main__"==__name__'):
-        return "main"
-    return "conditional"
-
-
-def _ts_kind(node: tree_sitter.Node) -> str:
-    """Where an import node runs, from its ancestors (innermost first)."""
-    inner: str | None = None
-    child = node
-    parent = node.parent
-    while parent is not None:
-        ptype = parent.type
-        if ptype in ("function_definition", "lambda"):
-            return "function"
-        if inner not in _STICKY:
-            if ptype == "if_statement":
-                consequence = parent.child_by_field_name("consequence")
-                if consequence is not None and consequence.id == child.id:
-                    found = _ts_condition_kind(parent.child_by_field_name("condition"))
-                    inner = found if inner is None or found in _STICKY else inner
-                elif inner is None:
-                    inner = "conditional"
-            elif ptype == "elif_clause" and inner is None:
-                inner = "conditional"
-            elif ptype == "try_statement" and inner is None:
-                inner = "try"
-            elif ptype in ("match_statement", "case_clause") and inner is None:
-                inner = "conditional"
-        child = parent
-        parent = parent.parent
-    return inner or "module"
-
-
-def _dotted(node: tree_sitter.Node | None) -> str:
-    return "".join(node_text(node).split()) if node is not None else ""
-
-
-def _ts_imports(tree: tree_sitter.Tree) -> list[ImportStmt]:
-    found: list[ImportStmt] = []
-    for node in iter_nodes(tree, _TS_IMPORT_TYPES):
-        line = node_line(node)
-        kind = _ts_kind(node)
-        if node.type == "import_statement":
-            for name in node.children_by_field_name("name"):
-                target = name.child_by_field_name("name") if name.type == "aliased_import" else name
-                module = _dotted(target)
-                if module:
-                    found.append(ImportStmt(module, (), 0, line, kind, "fallback"))
-            continue
-        names: list[str] = []
-        for name in node.children_by_field_name("name"):
-            target = name.child_by_field_name("name") if name.type == "aliased_import" else name
-            text = _dotted(target)
-            if text:
-                names.append(text)
-        if any(child.type == "wildcard_import" for child in node.children):
-            names.append("*")
-        if node.type == "future_import_statement":
-            found.append(ImportStmt("__future__", tuple(names), 0, line, kind, "fallback"))
-            continue
-        source = node.child_by_field_name("module_name")
-        if source is None:
-            continue
-        if source.type == "relative_import":
-            prefix = next((c for c in source.children if c.type == "import_prefix"), None)
-            level = node_text(prefix).count(".") if prefix is not None else 0
-            dotted = next((c for c in source.children if c.type == "dotted_name"), None)
-            module = _dotted(dotted)
-        else:
-            level, module = 0, _dotted(source)
-        if module or level:
-            found.append(ImportStmt(module, tuple(names), level, line, kind, "fallback"))
-    return found
-
-
 # --------------------------------------------------------------------------------------------------
 # Module index
 
@@ -388,6 +397,9 @@ class ModuleIndex:
     #: First components of every module and package under a source root.
     top_level: frozenset[str]
     duplicates: tuple[DuplicateClaim, ...] = ()
+    #: Modules that exist without Python source: stubs (``.pyi``), Cython (``.pyx``) and compiled
+    #: extensions (``.so``, ``.pyd``). An import of one is not a missing import, and not an edge.
+    other_modules: frozenset[str] = frozenset()
 
     def module_for_path(self, path: str) -> str | None:
         info = self.by_path.get(path)
@@ -426,8 +438,12 @@ def build_module_index(paths: Iterable[str], source_roots: Sequence[str] = ()) -
     namespaces: set[str] = set()
     package_dirs: set[tuple[str, str]] = set()
     top: set[str] = set()
+    others: set[str] = set()
     for path in all_paths:
         if not path.endswith(".py"):
+            other = _other_module(path, by_length)
+            if other is not None:
+                others.add(other)
             continue
         root = next(r for r in by_length if r == "" or path.startswith(r + "/"))
         rel = path[len(root) + 1 :] if root else path
@@ -471,7 +487,30 @@ def build_module_index(paths: Iterable[str], source_roots: Sequence[str] = ()) -
         namespace_packages=frozenset(namespace_packages),
         top_level=frozenset(top),
         duplicates=tuple(sorted(duplicates, key=lambda d: d.module)),
+        other_modules=frozenset(others - set(modules)),
     )
+
+
+_OTHER_SUFFIXES = (".pyi", ".pyx", ".so", ".pyd")
+
+
+def _other_module(path: str, roots_by_length: Sequence[str]) -> str | None:
+    """The module a stub, Cython or compiled-extension file provides, or None for any other file.
+
+    ``pkg/fast.cpython-311-x86_64-linux-gnu.so`` is ``pkg.fast``.
+    """
+    if not path.endswith(_OTHER_SUFFIXES):
+        return None
+    root = next(r for r in roots_by_length if r == "" or path.startswith(r + "/"))
+    rel = path[len(root) + 1 :] if root else path
+    folder, _, name = rel.rpartition("/")
+    stem = name.split(".", 1)[0]
+    parts = [*(folder.split("/") if folder else []), stem]
+    if stem == "__init__":
+        parts = parts[:-1]
+    if not parts or not all(p.isidentifier() for p in parts):
+        return None
+    return ".".join(parts)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -491,6 +530,24 @@ class Edge:
     via: str
 
 
+@dataclass(frozen=True)
+class Unresolved:
+    """An import of one of the codebase's own names that no file provides: Python raises at that line.
+
+    Never an edge (nothing is imported), so never part of a cycle.
+    """
+
+    importer: str
+    importer_path: str
+    line: int
+    kind: str
+    via: str
+    #: The absolute module name Python looks for (``pkg.core.resiliency.circuit_breaker``).
+    looked_for: str
+    #: The longest prefix of ``looked_for`` that exists (a module or package), ``""`` when none does.
+    nearest: str
+
+
 def _existing_prefix(index: ModuleIndex, name: str) -> str | None:
     """The longest prefix of ``name`` (itself included) that is a module with a file."""
     parts = name.split(".")
@@ -501,46 +558,89 @@ def _existing_prefix(index: ModuleIndex, name: str) -> str | None:
     return None
 
 
-def _targets(index: ModuleIndex, stmt: ImportStmt, importer: ModuleInfo) -> list[str]:
+def _exists(index: ModuleIndex, name: str) -> bool:
+    """A module with a file, a namespace package (a folder of modules without ``__init__.py``), or a
+    module without Python source (:attr:`ModuleIndex.other_modules`)."""
+    return index.has_module(name) or name in index.namespace_packages or name in index.other_modules
+
+
+def _nearest(index: ModuleIndex, name: str) -> str:
+    parts = name.split(".")
+    for end in range(len(parts) - 1, 0, -1):
+        candidate = ".".join(parts[:end])
+        if _exists(index, candidate):
+            return candidate
+    return ""
+
+
+def _targets(
+    index: ModuleIndex,
+    stmt: ImportStmt,
+    importer: ModuleInfo,
+    bindings: Mapping[str, tuple[str, ...] | None],
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """Modules the statement imports (with a file), and the names it looks for in vain with their
+    nearest existing package."""
     if stmt.level:
         base_parts = importer.name.split(".") if importer.is_package else importer.name.split(".")[:-1]
         up = stmt.level - 1
         if up > len(base_parts) or (up == len(base_parts) and not stmt.module):
-            return []  # beyond the top-level package: Python raises ImportError
+            return [], []  # beyond the top-level package: Python raises ImportError
         base_parts = base_parts[: len(base_parts) - up] if up else base_parts
         base = ".".join([*base_parts, stmt.module] if stmt.module else base_parts)
     else:
         base = stmt.module
         if not base:
-            return []
+            return [], []
+    if not base:
+        return [], []
+    if not _exists(index, base):
+        return [], [(base, _nearest(index, base))]
     if not stmt.names:
         found = _existing_prefix(index, base)
-        return [found] if found else []
-    # ``from a.b import c``: the submodule a.b.c when there is one, else a name defined in a.b.
-    targets = []
+        return ([found] if found else []), []
+    # ``from a.b import c``: the submodule a.b.c when there is one, else a name defined in a.b, unless
+    # a.b is a package whose namespace is known and binds no ``c``: then Python looks for a.b.c.
+    targets: list[str] = []
+    missing: list[tuple[str, str]] = []
+    bound = bindings.get(base) if index.is_package(base) else None
     for name in stmt.names:
         if name != "*" and index.has_module(f"{base}.{name}"):
             targets.append(f"{base}.{name}")
+        elif (
+            name != "*"
+            and not _exists(index, f"{base}.{name}")
+            and index.is_package(base)
+            and _binds_nothing(index, base, name, bound)
+        ):
+            missing.append((f"{base}.{name}", base))
         else:
             found = _existing_prefix(index, base)
             if found:
                 targets.append(found)
-    return targets
+    return targets, missing
 
 
-def resolve_imports(
+def _binds_nothing(index: ModuleIndex, base: str, name: str, bound: tuple[str, ...] | None) -> bool:
+    """Whether package ``base`` certainly has no attribute ``name`` (so ``name`` must be a submodule)."""
+    if base in index.namespace_packages:
+        return True  # a namespace package has no code of its own: only submodules are attributes
+    return bound is not None and name not in bound
+
+
+def _resolve(
     index: ModuleIndex,
     imports_by_path: Mapping[str, FileImports],
-    external_names: AbstractSet[str] = frozenset(),
-) -> list[Edge]:
-    """Edges between the codebase's own modules, one per import statement and imported module.
-
-    An absolute import resolves only when its first component is a top-level module under a source
-    root and is neither a standard-library nor an installed third-party name: a repo folder
-    ``common/logging/`` is not what ``import logging`` loads. Self-imports are dropped.
-    """
+    external_names: AbstractSet[str],
+) -> tuple[list[Edge], list[Unresolved]]:
     stdlib = sys.stdlib_module_names
+    bindings: dict[str, tuple[str, ...] | None] = {}
+    for path, found in imports_by_path.items():
+        info = index.by_path.get(path)
+        if info is not None and info.is_package and index.modules.get(info.name) == info:
+            bindings[info.name] = found.bindings
     edges: list[Edge] = []
+    unresolved: list[Unresolved] = []
     seen: set[tuple[str, str, int, str]] = set()
     for path in sorted(imports_by_path):
         importer = index.by_path.get(path)
@@ -551,7 +651,15 @@ def resolve_imports(
                 head = stmt.module.split(".", 1)[0]
                 if head in stdlib or head in external_names or head not in index.top_level:
                     continue
-            for target in _targets(index, stmt, importer):
+            targets, missing = _targets(index, stmt, importer, bindings)
+            for looked_for, nearest in missing:
+                key = (importer.name, "\0" + looked_for, stmt.line, path)
+                if key not in seen:
+                    seen.add(key)
+                    unresolved.append(
+                        Unresolved(importer.name, path, stmt.line, stmt.kind, stmt.via, looked_for, nearest)
+                    )
+            for target in targets:
                 if target == importer.name:
                     continue
                 key = (importer.name, target, stmt.line, path)
@@ -569,7 +677,35 @@ def resolve_imports(
                         via=stmt.via,
                     )
                 )
-    return edges
+    return edges, unresolved
+
+
+def resolve_imports(
+    index: ModuleIndex,
+    imports_by_path: Mapping[str, FileImports],
+    external_names: AbstractSet[str] = frozenset(),
+) -> list[Edge]:
+    """Edges between the codebase's own modules, one per import statement and imported module.
+
+    An absolute import resolves only when its first component is a top-level module under a source
+    root and is neither a standard-library nor an installed third-party name: a repo folder
+    ``common/logging/`` is not what ``import logging`` loads. Self-imports are dropped. An import of
+    a module that does not exist is no edge (see :func:`find_unresolved`).
+    """
+    return _resolve(index, imports_by_path, external_names)[0]
+
+
+def find_unresolved(
+    index: ModuleIndex,
+    imports_by_path: Mapping[str, FileImports],
+    external_names: AbstractSet[str] = frozenset(),
+) -> list[Unresolved]:
+    """Imports of the codebase's own names that no file provides (see :class:`Unresolved`).
+
+    Only names under the codebase's own top-level packages (and relative imports) are judged; a
+    top-level name the codebase does not have is taken for a third-party package.
+    """
+    return _resolve(index, imports_by_path, external_names)[1]
 
 
 # --------------------------------------------------------------------------------------------------

@@ -34,7 +34,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-import tree_sitter
 import yaml
 
 from symphony_assets.analysis import limits, pysource
@@ -944,10 +943,12 @@ def _python_ports(source: bytes) -> list[PortSite]:
     outcome = pysource.parse_python(source)
     if outcome.tree is not None:
         return _ports_from_tree(outcome.tree, "ast")
-    module, leftovers = _salvage(source)
-    sites = _ports_from_tree(module, "fallback")
-    for node in leftovers:
-        sites.extend(_string_mentions(node))
+    recovered = pysource.recover_python(source, outcome)
+    sites = _ports_from_tree(recovered.tree, "fallback")
+    lines = pysource.decode_source(source).splitlines()
+    for first, last in recovered.skipped:
+        for line in range(first, min(last, len(lines)) + 1):
+            sites.extend(_string_mentions(lines[line - 1], line, recovered.tree))
     return sorted(sites, key=lambda s: (s.line, s.role, s.port if s.port is not None else -1))
 
 
@@ -963,128 +964,27 @@ def _ports_from_tree(tree: ast.Module, via: Via) -> list[PortSite]:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Python that does not parse: salvage every statement that does, via tree-sitter
+# Python that does not parse: pysource.recover_python keeps every statement that parses; the lines it
+# could not read still give the URLs with ports in their strings
 # ---------------------------------------------------------------------------------------------------------
 
-_DEFINITIONS = ("function_definition", "class_definition")
-_CLAUSES = ("else_clause", "elif_clause", "except_clause", "finally_clause", "case_clause", "with_clause")
+_QUOTED = re.compile(r"""(["'])((?:\\.|(?!\1).)*)\1""")
 
 
-def _salvage(source: bytes) -> tuple[ast.Module, list[tree_sitter.Node]]:
-    """An ``ast.Module`` of the statements that parse on their own, plus the nodes that did not.
-
-    Each top-level statement is parsed alone; a failing class/function keeps its header (so class
-    attributes and default arguments still resolve) and salvages its body statement by statement;
-    any other failing statement gives its nested blocks and, as a last resort, its calls.
-    """
-    tree = pysource.ts_tree(source)
-    leftovers: list[tree_sitter.Node] = []
-    body = _salvage_block(tree.root_node, leftovers)
-    module = ast.Module(body=body, type_ignores=[])
-    ast.fix_missing_locations(module)
-    return module, leftovers
-
-
-def _is_statement(node: tree_sitter.Node) -> bool:
-    kind = node.type
-    return kind.endswith(("_statement", "_definition")) or kind in ("decorated_definition", "ERROR")
-
-
-def _salvage_block(node: tree_sitter.Node, leftovers: list[tree_sitter.Node]) -> list[ast.stmt]:
-    out: list[ast.stmt] = []
-    for child in node.named_children:
-        if child.type == "comment":
-            continue
-        out.extend(_salvage_stmt(child, leftovers))
-    return out
-
-
-def _salvage_stmt(node: tree_sitter.Node, leftovers: list[tree_sitter.Node]) -> list[ast.stmt]:
-    if node.type != "ERROR":
-        parsed = _parse_fragment(pysource.node_text(node), node.start_point[0], node.start_point[1])
-        if parsed is not None:
-            return parsed
-    if node.type == "decorated_definition":
-        inner = node.child_by_field_name("definition")
-        return _salvage_stmt(inner, leftovers) if inner is not None else []
-    if node.type in _DEFINITIONS:
-        return _salvage_definition(node, leftovers)
-    out: list[ast.stmt] = []
-    for child in node.named_children:
-        if child.type == "block":
-            out.extend(_salvage_block(child, leftovers))
-        elif _is_statement(child) or child.type in _CLAUSES:
-            out.extend(_salvage_stmt(child, leftovers))
-    if not out:
-        leftovers.append(node)
-        out.extend(_salvage_calls(node))
-    return out
-
-
-def _salvage_definition(node: tree_sitter.Node, leftovers: list[tree_sitter.Node]) -> list[ast.stmt]:
-    body = node.child_by_field_name("body")
-    if body is None:
-        leftovers.append(node)
-        return []
-    raw = node.text or b""
-    header = raw[: body.start_byte - node.start_byte].decode("utf-8", "replace")
-    stmts = _salvage_block(body, leftovers)
-    parsed = _parse_fragment(header + "pass", node.start_point[0], node.start_point[1])
-    if not parsed or not isinstance(parsed[0], ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-        return stmts
-    definition = parsed[0]
-    if stmts:
-        definition.body = stmts
-    return [definition]
-
-
-def _salvage_calls(node: tree_sitter.Node) -> list[ast.stmt]:
-    """Outermost calls inside a statement that does not parse, each parsed as an expression."""
-    out: list[ast.stmt] = []
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if current.type == "call":
-            parsed = _parse_fragment("(" + pysource.node_text(current) + ")", current.start_point[0], 0)
-            if parsed:
-                out.extend(parsed)
-                continue
-        stack.extend(reversed(current.named_children))
-    return out
-
-
-def _parse_fragment(text: str, row: int, col: int) -> list[ast.stmt] | None:
-    """Parse a statement cut out of a file at (row, col), with line numbers of the original file."""
-    if col == 0:
-        src, offset = text, row
-    else:
-        src, offset = "if 1:\n" + " " * col + text, row - 1
-    try:
-        module = ast.parse(src)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-    body = module.body
-    if col != 0:
-        first = body[0] if body else None
-        body = first.body if isinstance(first, ast.If) else []
-    for stmt in body:
-        ast.increment_lineno(stmt, offset)
-    return body
-
-
-def _string_mentions(node: tree_sitter.Node) -> list[PortSite]:
-    """URLs with ports in the strings of a statement nothing could parse."""
+def _string_mentions(text: str, line: int, tree: ast.Module) -> list[PortSite]:
+    """URLs with ports in the quoted strings of a line nothing could parse."""
     sites: list[PortSite] = []
-    context = pysource.enclosing_qualname(node)
-    for string in pysource.iter_nodes(node, ("string",)):
-        text = pysource.node_text(string)
-        for match in _URL.finditer(text):
+    context: str | None = None
+    for quoted in _QUOTED.finditer(text):
+        for match in _URL.finditer(quoted.group(2)):
             if match.group("scheme").lower() in _NO_PORT_SCHEMES or match.group("port") is None:
                 continue
             port, resolved = _port_value(match.group("port"), zmq_wildcard=True)
+            if context is None:
+                context = pysource.qualname_at(tree, line)
             sites.append(
                 PortSite(
-                    line=pysource.node_line(string),
+                    line=line,
                     role="unknown",
                     host=match.group("host"),
                     port=port,

@@ -92,6 +92,14 @@ _EDITABLE_OPTIONS = frozenset({"-e", "--editable"})
 _URL_SCHEME = re.compile(r"^(?:[a-z][a-z0-9+.\-]*\+)?[a-z][a-z0-9+.\-]*://", re.I)
 _EGG = re.compile(r"[#&]egg=([A-Za-z0-9_.\-]+)(\[[^\]]*\])?")
 _ARCHIVE = re.compile(r"(?i)\.(?:whl|tar\.gz|tgz|tar\.bz2|zip)$")
+#: scp-like SSH locations (``git@github.com:org/repo.git``, ``git+git@host:org/repo``) and pip's
+#: VCS schemes without ``//`` (``bzr+lp:Project``): URLs, not ``name @ url`` requirements.
+_SCP_LIKE = re.compile(r"^(?:[a-z]+\+)?[A-Za-z0-9_.\-]+@[A-Za-z0-9_.\-]+:(?!//)\S")
+_VCS_NO_SLASHES = re.compile(r"(?i)^(?:git|hg|svn|bzr)\+[a-z]+:(?!//)\S")
+#: PEP 427: ``{distribution}-{version}(-{build})?-{python}-{abi}-{platform}.whl``.
+_WHEEL = re.compile(
+    r"(?i)(?:^|[/\\=])([A-Za-z0-9_.]+)-[^-/\\]+(?:-[^-/\\]+)?-[^-/\\]+-[^-/\\]+-[^-/\\]+\.whl$"
+)
 
 
 def is_requirements_file(path: str) -> bool:
@@ -181,11 +189,12 @@ def _strip_comment(line: str) -> str:
 def _split_option(text: str) -> tuple[str, str]:
     """``-r x``, ``-rx``, ``--requirement=x``, ``--requirement x`` -> (option, value)."""
     if text.startswith("--"):
-        name, sep, value = text.partition("=")
-        if sep:
-            return name.strip(), value.strip()
-        parts = text.split(None, 1)
-        return parts[0], parts[1].strip() if len(parts) > 1 else ""
+        # The option name ends at the first ``=`` or blank, whichever comes first: the value of
+        # ``--editable git+https://host/repo#egg=Name`` holds a ``=`` of its own.
+        match = re.match(r"--[^\s=]*", text)
+        name = match.group(0) if match else text
+        value = text[len(name) :].strip()
+        return name, value[1:].strip() if value.startswith("=") else value
     option, rest = text[:2], text[2:]
     return option, rest.strip()
 
@@ -258,7 +267,7 @@ def _strip_per_requirement_options(text: str) -> str:
 
 def _requirement_line(path: str, line_no: int, raw: str, section: str) -> Declaration:
     text = _strip_per_requirement_options(raw)
-    if _URL_SCHEME.match(text):
+    if _URL_SCHEME.match(text) or _SCP_LIKE.match(text) or _VCS_NO_SLASHES.match(text):
         return _url_declaration(path, line_no, text, raw, "url", section)
     if "@" in text.split(";", 1)[0]:
         return _from_pep508(text, path, line_no, raw, section)
@@ -278,7 +287,7 @@ def _url_declaration(path: str, line_no: int, target: str, raw: str, kind: Kind,
     """A URL/path requirement: never a version, named by its ``#egg=`` fragment when it has one."""
     location, _, marker = target.partition(";")
     egg = _EGG.search(location)
-    name = canonicalize_name(egg.group(1)) if egg else ""
+    name = canonicalize_name(egg.group(1)) if egg else _wheel_name(location)
     extras = tuple(sorted(e.strip() for e in egg.group(2)[1:-1].split(","))) if egg and egg.group(2) else ()
     return Declaration(
         name=name,
@@ -293,12 +302,18 @@ def _url_declaration(path: str, line_no: int, target: str, raw: str, kind: Kind,
     )
 
 
+def _wheel_name(location: str) -> str:
+    """The distribution a wheel file names (PEP 427), or ``""`` when the location is no wheel."""
+    match = _WHEEL.search(location.split("#", 1)[0].split("?", 1)[0].strip())
+    return canonicalize_name(match.group(1)) if match else ""
+
+
 def _editable(path: str, line_no: int, value: str, raw: str, section: str) -> Declaration:
     target = _unquote(value)
     if not target:
         return _error(path, line_no, raw, "-e needs a path or URL", section)
     base = _url_declaration(path, line_no, target, raw, "editable", section)
-    if base.name or _URL_SCHEME.match(target):
+    if base.name or _URL_SCHEME.match(target) or _SCP_LIKE.match(target) or _VCS_NO_SLASHES.match(target):
         return base
     # ``-e ./pkg[extra]``: the directory name is the best name we have without reading its metadata.
     local = re.sub(r"\[[^\]]*\]$", "", target.rstrip("/"))

@@ -2,7 +2,7 @@
 
 Markers count only inside comments: a tag inside a string literal, a docstring or an identifier
 (``todo_list``) is not a marker. Python goes through ``tokenize`` (exactly the interpreter's idea of
-a comment), falling back to tree-sitter's comment nodes for files ``tokenize`` rejects; other
+a comment), falling back to the recovering lexer of ``pysource`` for files ``tokenize`` rejects; other
 languages go through a small comment-syntax lexer chosen by file suffix.
 
 Results depend only on the bytes and the suffix, so callers cache them by git blob id.
@@ -21,18 +21,16 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from symphony_assets.analysis import limits
-from symphony_assets.analysis.findings import blank_merge_markers
 from symphony_assets.analysis.pysource import (
+    blank_merge_markers,
     decode_source,
     enclosing_qualname,
-    iter_nodes,
-    node_line,
-    node_text,
+    recovered_comments,
     ts_tree,
 )
 
 #: Bump when the output for the same bytes changes, so cached results are recomputed.
-ANALYSER_VERSION = "1"
+ANALYSER_VERSION = "2"
 
 # Spelled in pieces so that this module's own source holds no marker for the assets to report.
 DEFAULT_TAGS: tuple[str, ...] = ("TO" + "DO", "FIX" + "ME", "HA" + "CK", "X" + "XX")
@@ -40,7 +38,9 @@ DEFAULT_TAGS: tuple[str, ...] = ("TO" + "DO", "FIX" + "ME", "HA" + "CK", "X" + "
 MODULE_SCOPE = "<module>"
 
 VIA_TOKENIZE = "tokenize"
-VIA_TREE_SITTER = "tree-sitter"
+#: Found by the recovering lexer (:func:`~symphony_assets.analysis.pysource.recovered_comments`) in a
+#: file ``tokenize`` rejects.
+VIA_RECOVERED = "recovered"
 VIA_LEXER = "lexer"
 
 #: Trailing closers of block comments that are not part of a marker's text.
@@ -55,7 +55,7 @@ class TodoItem:
     #: Dotted qualname of the enclosing function/class (``Cls.method``), or ``<module>``.
     scope: str
     fingerprint: str
-    #: How the comment was found: ``tokenize``, ``tree-sitter`` (fallback) or ``lexer`` (other languages).
+    #: How the comment was found: ``tokenize``, ``recovered`` (fallback) or ``lexer`` (other languages).
     via: str
 
     def to_dict(self) -> dict[str, Any]:
@@ -124,7 +124,7 @@ def extract_todos(
         raw = [(line, body, MODULE_SCOPE, VIA_LEXER) for line, body in _lex_comments(text, _SYNTAX[style])]
     found: list[tuple[str, str, int, str, str]] = []
     for line, body, scope, via in raw:
-        match = pattern.search(body)
+        match = _marker(body, pattern)
         if match is None:
             continue
         found.append((match.group(1), _marker_text(body[match.end() :]), line, scope, via))
@@ -143,6 +143,28 @@ def extract_todos(
 def _tag_pattern(tags: tuple[str, ...]) -> re.Pattern[str]:
     alternatives = "|".join(re.escape(t) for t in sorted(tags, key=len, reverse=True))
     return re.compile(rf"(?<![\w])({alternatives})(?![\w])")
+
+
+#: What may come before a marker that starts its comment: blanks and comment punctuation (``## X``).
+_LEAD = re.compile(r"[\s#*/;!<>-]*")
+#: A marker in the middle of a comment counts only when one of these follows it at once.
+_MARKER_FOLLOWERS = frozenset(":(-!")
+
+
+def _marker(body: str, pattern: re.Pattern[str]) -> re.Match[str] | None:
+    """The first tag in a comment that is a work marker rather than prose.
+
+    A marker starts the comment (after ``#`` and blanks) or is followed at once by ``:``, ``(``,
+    ``-`` or ``!``: ``Mark <tag> as done`` is prose about markers, ``call it here (<tag>: ...)`` is
+    one, and so is ``<tag>-<tag2> - ...``, which pylint's checker misses.
+    """
+    for match in pattern.finditer(body):
+        lead = _LEAD.match(body)
+        starts = lead is not None and lead.end() == match.start()
+        follower = body[match.end() : match.end() + 1]
+        if starts or follower in _MARKER_FOLLOWERS:
+            return match
+    return None
 
 
 def _marker_text(rest: str) -> str:
@@ -169,26 +191,23 @@ def _python_comments(
     tokens = _comments_near_markers(source, spans, pattern) if spans is not None else None
     if tokens is None:
         tokens = _tokenize_comments(source)
-    if tokens is not None:
-        hits = [(line, col, text) for line, col, text in tokens if pattern.search(text)]
-        if not hits:
-            return []
-        tree = ts_tree(blank_merge_markers(source))
-        lines = decode_source(source).splitlines()
-        out = []
-        for line, col, text in hits:
-            prefix = lines[line - 1][:col] if line <= len(lines) else ""
-            point = (line - 1, len(prefix.encode("utf-8", "surrogatepass")))
-            node = tree.root_node.descendant_for_point_range(point, point)
-            scope = (enclosing_qualname(node) if node is not None else "") or MODULE_SCOPE
-            out.append((line, text, scope, VIA_TOKENIZE))
-        return out
+    via = VIA_TOKENIZE
+    if tokens is None:
+        tokens = [(c.line, c.col, c.text) for c in recovered_comments(source)]
+        via = VIA_RECOVERED
+    hits = [(line, col, text) for line, col, text in tokens if pattern.search(text)]
+    if not hits:
+        return []
     tree = ts_tree(blank_merge_markers(source))
-    return [
-        (node_line(n), text, enclosing_qualname(n) or MODULE_SCOPE, VIA_TREE_SITTER)
-        for n in iter_nodes(tree, ("comment",))
-        if pattern.search(text := _strip_hash(node_text(n)))
-    ]
+    lines = decode_source(source).splitlines()
+    out = []
+    for line, col, text in hits:
+        prefix = lines[line - 1][:col] if line <= len(lines) else ""
+        point = (line - 1, len(prefix.encode("utf-8", "surrogatepass")))
+        node = tree.root_node.descendant_for_point_range(point, point)
+        scope = (enclosing_qualname(node) if node is not None else "") or MODULE_SCOPE
+        out.append((line, text, scope, via))
+    return out
 
 
 def _tokenize_comments(source: bytes) -> list[tuple[int, int, str]] | None:
@@ -269,10 +288,6 @@ def _restart_lines(spans: Sequence[tuple[int, int]], lines: Sequence[str]) -> li
     ):
         starts.append(prev_end + 1)
     return starts
-
-
-def _strip_hash(text: str) -> str:
-    return text[1:].rstrip() if text.startswith("#") else text.rstrip()
 
 
 # ----------------------------------------------------------------------------------- other languages

@@ -26,7 +26,7 @@ import pyarrow as pa
 from symphony_assets.analysis import complexity, findings, todos
 from symphony_assets.analysis.complexity import ComplexityReport, function_complexity
 from symphony_assets.analysis.findings import BroadExcept, GpuSite, backup_kind, broad_excepts, gpu_sites
-from symphony_assets.analysis.pysource import parse_python
+from symphony_assets.analysis.pysource import parse_python, recover_python
 from symphony_assets.analysis.todos import TodoItem, comment_style, extract_todos, statement_spans
 from symphony_assets.config import Codebase
 from symphony_assets.defs.code.checks import (
@@ -132,12 +132,14 @@ def analyse_python(
         if outcome.ok
         else {"error": outcome.error, "line": outcome.error_line, "python2": outcome.python2}
     )
+    # A file that does not parse is recovered once, for both finding scans.
+    read = outcome if outcome.ok else recover_python(content, outcome)
     return {
         "todos": [t.to_dict() for t in extract_todos(".py", content, tree=outcome.tree)],
         "complexity": function_complexity(content, max_bytes, outcome, blocks).to_dict(),
         "parse": parse,
-        "broad_excepts": [b.to_dict() for b in broad_excepts(content, outcome)],
-        "gpu_sites": [g.to_dict() for g in gpu_sites(content, outcome)],
+        "broad_excepts": [b.to_dict() for b in broad_excepts(content, read)],
+        "gpu_sites": [g.to_dict() for g in gpu_sites(content, read)],
     }
 
 

@@ -17,7 +17,7 @@ MARKER_LIST = TableSchema(
             "Hash of tag, text, scope and occurrence: unchanged when the marker moves or the file is renamed",
             False,
         ),
-        Column("via", STRING, "tokenize, tree-sitter (fallback for files tokenize rejects) or lexer", False),
+        Column("via", STRING, "tokenize, recovered (fallback for files tokenize rejects) or lexer", False),
         Column("blob_id", STRING, "Git blob id of the file content"),
     ),
 )
@@ -67,7 +67,10 @@ CODE_FINDINGS = TableSchema(
         Column("detail", STRING, "Source line, error message or why the path looks like a backup"),
         Column("has_reason", BOOL, "broad_except only: a comment on the handler says why"),
         Column(
-            "via", STRING, "ast, tree-sitter (fallback for files that do not parse), path, or read", False
+            "via",
+            STRING,
+            "ast, recovered (the recovering parser, for files that do not parse), path, or read",
+            False,
         ),
         Column("blob_id", STRING, "Git blob id of the file content"),
     ),

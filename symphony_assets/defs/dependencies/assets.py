@@ -41,7 +41,7 @@ from symphony_assets.storage.warehouse import Warehouse
 
 ANALYSER = "dependency_declarations"
 #: Bump when parsing changes, so cached per-blob results are recomputed.
-ANALYSER_VERSION = "1"
+ANALYSER_VERSION = "2"
 
 
 def _declares(path: str) -> bool:

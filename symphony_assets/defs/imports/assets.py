@@ -30,6 +30,7 @@ from symphony_assets.analysis.imports import (
     build_module_index,
     extract_imports,
     find_cycles,
+    find_unresolved,
     resolve_imports,
 )
 from symphony_assets.config import Codebase
@@ -48,6 +49,9 @@ from symphony_assets.resources.postgres import PostgresResource
 
 DOMAIN = "imports"
 ANALYSER = "import_graph"
+RESOLVED = "resolved"
+_NON_SOURCE_MODULES = (".pyi", ".pyx", ".so", ".pyd")
+MISSING = "missing"
 TOP_N = 15
 
 
@@ -131,8 +135,15 @@ def compute_import_graph(
             per_file[path] = FileImports.from_dict(raw)
         except ValueError:
             unreadable_cache.append(path)  # a damaged cache row must not sink the partition
-    index = build_module_index([e.path for e in entries], roots)
+    # Stubs, Cython and compiled extensions (often ignored build output) exist without Python source.
+    others = [
+        e.path
+        for e in snapshot.files
+        if e.kind == "file" and e.git_status != "deleted" and e.path.endswith(_NON_SOURCE_MODULES)
+    ]
+    index = build_module_index([e.path for e in entries] + others, roots)
     edges = resolve_imports(index, per_file, external)
+    unresolved = find_unresolved(index, per_file, external)
     rows = [
         {
             "importer": e.importer,
@@ -144,8 +155,26 @@ def compute_import_graph(
             "via": e.via,
             "importer_blob_id": _blob(by_path[e.importer_path]),
             "importer_parse_error": per_file[e.importer_path].parse_error,
+            "status": RESOLVED,
+            "nearest_package": None,
         }
         for e in edges
+    ]
+    rows += [
+        {
+            "importer": u.importer,
+            "imported": u.looked_for,
+            "importer_path": u.importer_path,
+            "imported_path": "",
+            "line": u.line,
+            "kind": u.kind,
+            "via": u.via,
+            "importer_blob_id": _blob(by_path[u.importer_path]),
+            "importer_parse_error": per_file[u.importer_path].parse_error,
+            "status": MISSING,
+            "nearest_package": u.nearest,
+        }
+        for u in unresolved
     ]
     df = IMPORT_GRAPH.frame(rows)
     failures = [
@@ -167,8 +196,14 @@ def compute_import_graph(
     duplicates = [
         {"module": d.module, "paths": ", ".join(d.paths), "winner": d.winner} for d in index.duplicates
     ]
+    missing = [
+        {"path": f"{u.importer_path}:{u.line}", "looked_for": u.looked_for, "nearest_package": u.nearest}
+        for u in unresolved
+    ]
     meta: dict[str, Any] = {
-        "edge_count": len(df),
+        "edge_count": len(edges),
+        "unresolved_imports": len(unresolved),
+        "unresolved_import_list": md_table(missing[:TOP_N], ["path", "looked_for", "nearest_package"]),
         "module_pairs": len({(e.importer, e.imported) for e in edges}),
         "python_files": len(entries),
         "modules": len(index.modules),
@@ -176,7 +211,9 @@ def compute_import_graph(
         "parse_failures": sum(1 for fi in per_file.values() if fi.parse_error),
         "fallback_edges": sum(1 for e in edges if e.via == "fallback"),
         "duplicate_module_claims": len(duplicates),
-        "most_imported_modules": md_table(_most_imported(df), ["module", "importers", "imports"]),
+        "most_imported_modules": md_table(
+            _most_imported(df[df["status"] == RESOLVED]), ["module", "importers", "imports"]
+        ),
         "parse_failure_list": md_table(
             failures[:TOP_N], ["path", "line", "error", "python2", "imports_found"]
         ),
@@ -198,8 +235,11 @@ def _most_imported(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def edges_from_frame(df: pd.DataFrame | None) -> list[Edge]:
+    """The edges of an ``import_graph`` frame (rows of missing modules are no edges)."""
     if df is None or df.empty:
         return []
+    if "status" in df.columns:
+        df = df[df["status"].fillna(RESOLVED) == RESOLVED]
     return [
         Edge(
             importer=str(r["importer"]),
@@ -258,7 +298,7 @@ def compute_import_cycles(edges: list[Edge]) -> tuple[pd.DataFrame, dict[str, An
 )
 def import_graph(context: dg.AssetExecutionContext, git: GitResource, postgres: PostgresResource) -> Any:
     """Imports between the codebase's own modules, with where each runs (import time, function,
-    TYPE_CHECKING, ...). Files that do not parse still count, through a tree-sitter fallback."""
+    TYPE_CHECKING, ...). Files that do not parse still count, through the recovering parser."""
     return materialize_cached_snapshots(context, git, postgres, compute_import_graph)
 
 

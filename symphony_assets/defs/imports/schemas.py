@@ -1,10 +1,13 @@
-"""Declared schemas of ``import_graph`` and ``import_cycles`` (match sql/V010 and V011)."""
+"""Declared schemas of ``import_graph`` and ``import_cycles`` (match sql/V010, V011 and V020)."""
 
 from symphony_assets.storage.tables import BOOL, INT, STRING, Column, TableSchema
 
 IMPORT_GRAPH = TableSchema(
     name="import_graph",
-    description="Imports between the codebase's own modules: one row per import statement and target.",
+    description=(
+        "Imports between the codebase's own modules: one row per import statement and target; imports"
+        " of own modules that do not exist are rows with status missing."
+    ),
     columns=(
         Column("importer", STRING, "Module that imports (dotted name from its path and source root)", False),
         Column(
@@ -19,9 +22,17 @@ IMPORT_GRAPH = TableSchema(
             "module (runs at import), try, conditional, function, type_checking, main (__main__ guard)",
             False,
         ),
-        Column("via", STRING, "ast, or fallback (tree-sitter, because the file does not parse)", False),
+        Column("via", STRING, "ast, or fallback (the recovering parser: the file does not parse)", False),
         Column("importer_blob_id", STRING, "Git blob id of the importing file"),
         Column("importer_parse_error", STRING, "Why ast.parse rejected the importing file, when it did"),
+        Column(
+            "status",
+            STRING,
+            "resolved (an edge), or missing: no file provides the module Python looks for (imported,"
+            " with imported_path empty); such an import raises, so it is never part of a cycle",
+            False,
+        ),
+        Column("nearest_package", STRING, "missing only: the longest prefix of imported that exists"),
     ),
 )
 

@@ -49,7 +49,8 @@ ANALYSER = "port_map"
 #: Bump when extraction changes, so cached per-blob results are recomputed.
 #: 2: config files up to ``limits.MAX_CONFIG_BYTES`` (libyaml, C JSON), ``role="skipped"`` rows for a
 #: file (or part of one) left unanalysed at a limit, exact lines for JSON that YAML could not read.
-ANALYSER_VERSION = "2"
+#: 3: Python files that do not parse go through the recovering parser (issue 17).
+ANALYSER_VERSION = "3"
 TOP_N = 15
 
 
@@ -179,7 +180,8 @@ def port_map_metadata(df: pd.DataFrame) -> dict[str, Any]:
 )
 def port_map(context: dg.AssetExecutionContext, git: GitResource, postgres: PostgresResource) -> Any:
     """Every port a file binds, connects to, listens on or configures (Python, compose, YAML, JSON,
-    TOML, .env), resolved statically where it can be; files that do not parse go through tree-sitter."""
+    TOML, .env), resolved statically where it can be; files that do not parse go through the recovering
+    parser."""
     return materialize_cached_snapshots(context, git, postgres, compute_port_map)
 
 

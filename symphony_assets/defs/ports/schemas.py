@@ -22,9 +22,7 @@ PORT_MAP = TableSchema(
         Column("resolved", BOOL, "True when the port is statically known (not env-overridable)", False),
         Column("raw", STRING, "The expression or config value the port came from", False),
         Column("socket_type", STRING, "ZMQ socket type (PUB, REP, ...), SOCK_STREAM/SOCK_DGRAM, tcp/udp"),
-        Column(
-            "via", STRING, "ast, fallback (tree-sitter: the file does not parse), config or skipped", False
-        ),
+        Column("via", STRING, "ast, fallback (recovered: the file does not parse), config or skipped", False),
         Column("context", STRING, "Enclosing Class.function, or the config key path", False),
         Column("blob_id", STRING, "Git blob id of the file"),
     ),
