@@ -81,7 +81,7 @@ DOMAIN_OPTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
     },
 }  # fmt: skip
 _CODEBASE_KEYS = {"name": _STR, "path": _STR, "machine": _STR, "branch": _STR, "exclude": _LIST,
-                  "skip_dirs": _LIST}  # fmt: skip
+                  "skip_dirs": _LIST, "owners": _LIST}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,8 @@ class Codebase:
     branch: str | None = None
     exclude: tuple[str, ...] = ()
     skip_dirs: tuple[str, ...] = DEFAULT_SKIP_DIRS
+    #: Who looks after this codebase (emails or ``team:name``), shown on each of its partitions in the UI.
+    owners: tuple[str, ...] = ()
     #: Free-form per-domain settings, e.g. ``{"imports": {"source_roots": ["src"]}, "cleanup": {...}}``.
     options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
@@ -262,6 +264,7 @@ def _codebase(entry: Any, i: int, path: Path, lines: _Lines) -> Codebase:
         branch=entry.get("branch"),
         exclude=tuple(entry.get("exclude") or ()),
         skip_dirs=tuple(entry.get("skip_dirs") or DEFAULT_SKIP_DIRS),
+        owners=tuple(str(o) for o in entry.get("owners") or ()),
         options={k: v for k, v in entry.items() if k in DOMAIN_OPTIONS},
     )
 

@@ -208,3 +208,25 @@ def test_the_wheel_runs_outside_the_checkout(tmp_path: Path) -> None:
     finally:
         subprocess.run([*symphony, "pg", "stop"], env=env, check=False, capture_output=True, timeout=120)
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_codebase_owners_are_shown_on_its_partitions(
+    tmp_path: Path, dagster_instance: Any, write_config: Any, symphony_env: Path
+) -> None:
+    repo = GitRepo(tmp_path / "r")
+    repo.write("a.py", "x = 1\n")
+    repo.commit("c")
+    write_config(
+        {"name": "owned", "path": str(repo.root), "owners": ["team:platform", "ana@example.com"]},
+        {"name": "free", "path": str(repo.root)},
+    )
+    from symphony_assets.runner import run_snapshots
+
+    outcomes = run_snapshots(dagster_instance, ["owned", "free"], TODAY, TODAY, assets=["file_inventory"])
+    assert all(o.success for o in outcomes)
+    metas = {
+        str(r.partition_key): r.asset_materialization.metadata
+        for r in dagster_instance.fetch_materializations(dg.AssetKey("file_inventory"), limit=10).records
+    }
+    assert metas[f"owned|{TODAY}"]["owners"].value == "team:platform, ana@example.com"
+    assert "owners" not in metas[f"free|{TODAY}"]

@@ -132,8 +132,25 @@ def add_partition_metadata(
     unknown = set(metas) - set(context.partition_keys)
     if unknown:
         raise dg.DagsterInvariantViolationError(f"partitions not in this run: {sorted(unknown)}")
+    owners = _owners_by_codebase()
     step = context.get_step_execution_context()
-    scope_to_partitions(step, asset_key, {key: {**meta, **shared} for key, meta in metas.items()})
+    scope_to_partitions(
+        step, asset_key, {key: {**meta, **shared, **_owner_meta(key, owners)} for key, meta in metas.items()}
+    )
+
+
+def _owners_by_codebase() -> dict[str, tuple[str, ...]]:
+    try:
+        return {cb.name: cb.owners for cb in load_config().codebases if cb.owners}
+    except ConfigError:
+        return {}
+
+
+def _owner_meta(key: str, owners: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
+    """Asset owners are per asset in Dagster, and every asset spans every codebase: a codebase's owners
+    (``owners:`` in symphony.yaml) go onto each of its partitions instead."""
+    name = str(partition_columns(key).get("codebase", ""))
+    return {"owners": ", ".join(owners[name])} if name in owners else {}
 
 
 def _value(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame | dict[str, pd.DataFrame]:
