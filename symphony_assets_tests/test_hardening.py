@@ -128,6 +128,15 @@ def _candidates(dagster_instance: Any, defs: dg.Definitions, name: str) -> None:
     assert outcome.success, outcome.error
 
 
+def _prepared(dagster_instance: Any, junk_repo: GitRepo, write_config: Any) -> tuple[str, dg.Definitions]:
+    """A codebase of its own (audit rows and holds are per codebase) with today's candidates computed."""
+    name = f"demo-{uuid.uuid4().hex[:8]}"
+    write_config({"name": name, "path": str(junk_repo.root)})
+    defs = cleanup_definitions()
+    _candidates(dagster_instance, defs, name)
+    return name, defs
+
+
 def _actions(db: Database, run_id: str) -> pd.DataFrame:
     return db.read_frame(
         "SELECT path, action, state, message FROM symphony.cleanup_actions WHERE date = %s AND run_id = %s",
@@ -138,10 +147,7 @@ def _actions(db: Database, run_id: str) -> pd.DataFrame:
 def test_same_size_rewrite_with_mtime_put_back_is_not_quarantined(
     dagster_instance: Any, junk_repo: GitRepo, write_config: Any, db: Database, symphony_env: Path
 ) -> None:
-    name = f"demo-{uuid.uuid4().hex[:8]}"
-    write_config({"name": name, "path": str(junk_repo.root)})
-    defs = cleanup_definitions()
-    _candidates(dagster_instance, defs, name)
+    name, defs = _prepared(dagster_instance, junk_repo, write_config)
     target = junk_repo.root / "tmp_old.csv"
     st = target.stat()
     target.write_bytes(b"x,y\n" * 50)  # same size, new content
@@ -157,10 +163,7 @@ def test_same_size_rewrite_with_mtime_put_back_is_not_quarantined(
 def test_a_name_that_is_not_utf8_is_cleaned_and_restored_by_its_real_bytes(
     dagster_instance: Any, junk_repo: GitRepo, write_config: Any, db: Database, symphony_env: Path
 ) -> None:
-    name = f"demo-{uuid.uuid4().hex[:8]}"
-    write_config({"name": name, "path": str(junk_repo.root)})
-    defs = cleanup_definitions()
-    _candidates(dagster_instance, defs, name)
+    name, defs = _prepared(dagster_instance, junk_repo, write_config)
     raw = os.path.join(os.fsencode(junk_repo.root), b"tmp_caf\xe9.log")
     done = run_job(defs, dagster_instance, "cleanup_dry_run_job", snapshot_key(name, TODAY), EXECUTE)
     acts = _actions(db, done.run_id)

@@ -48,6 +48,7 @@ from symphony_assets.resources.git import GitResource, Snapshot
 from symphony_assets.resources.postgres import PostgresResource
 from symphony_assets.resources.quarantine import (
     QUARANTINE,
+    ActionResult,
     AuditLog,
     AuditRow,
     Candidate,
@@ -275,40 +276,28 @@ class CleanupActionsConfig(dg.Config):
     """How long to wait for another cleanup_actions run of the same codebase before failing."""
 
 
+def _action_row(r: AuditRow | ActionResult, executed: bool) -> dict[str, Any]:
+    return {
+        "run_id": r.run_id,
+        "path": r.path,
+        "action": r.action,
+        "state": r.state,
+        "rule": r.rule,
+        "size_bytes": r.size,
+        "sha256": r.sha256,
+        "tracked": r.tracked,
+        "message": r.message,
+        "executed": executed,
+    }
+
+
 def audit_rows(rows: list[AuditRow]) -> list[dict[str, Any]]:
-    return [
-        {
-            "run_id": r.run_id,
-            "path": r.path,
-            "action": r.action,
-            "state": r.state,
-            "rule": r.rule,
-            "size_bytes": r.size,
-            "sha256": r.sha256,
-            "tracked": r.tracked,
-            "message": r.message,
-            "executed": r.action in (QUARANTINE, "restore"),
-        }
-        for r in rows
-    ]
+    """Earlier runs' audited actions (a dry run never quarantines or restores)."""
+    return [_action_row(r, r.action in (QUARANTINE, "restore")) for r in rows]
 
 
 def report_rows(report: RunReport) -> list[dict[str, Any]]:
-    return [
-        {
-            "run_id": r.run_id,
-            "path": r.path,
-            "action": r.action,
-            "state": r.state,
-            "rule": r.rule,
-            "size_bytes": r.size,
-            "sha256": r.sha256,
-            "tracked": r.tracked,
-            "message": r.message,
-            "executed": report.execute,
-        }
-        for r in [*report.reconciled, *report.results]
-    ]
+    return [_action_row(r, report.execute) for r in [*report.reconciled, *report.results]]
 
 
 def candidates_from_frame(df: pd.DataFrame | None, include_review: bool) -> list[Candidate]:
