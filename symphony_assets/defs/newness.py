@@ -46,9 +46,10 @@ def new_findings_spec(asset: str, what: str) -> dg.AssetCheckSpec:
         )
 
 
-def check_severity(codebase: Codebase, asset: str) -> dg.AssetCheckSeverity:
+def check_severity(codebase: Codebase, asset: str, default: str = "error") -> dg.AssetCheckSeverity:
+    """``new_findings.assets.<asset>``, else ``new_findings.severity``, else ``default``."""
     per_asset = codebase.option(DOMAIN, "assets", {}) or {}
-    word = str(per_asset.get(asset) or codebase.option(DOMAIN, "severity", "error") or "error").lower()
+    word = str(per_asset.get(asset) or codebase.option(DOMAIN, "severity", default) or default).lower()
     if word not in SEVERITIES:
         raise dg.Failure(
             description=f"codebase {codebase.name!r}: new_findings severity {word!r} is not error or warn"
@@ -78,23 +79,36 @@ class History:
         return None
 
 
+def finding_keys(df: pd.DataFrame, key: str | Sequence[str]) -> pd.Series:
+    """The finding key of each row: one column, or several joined with ``|``."""
+    if isinstance(key, str):
+        return df[key].astype(str)
+    parts = [df[c].astype(str).fillna("") for c in key]
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = joined + "|" + part
+    return joined.astype(str)
+
+
 def mark_new(
-    df: pd.DataFrame, key: str, day: date, previous: tuple[date, pd.DataFrame] | None
+    df: pd.DataFrame, key: str | Sequence[str], day: date, previous: tuple[date, pd.DataFrame] | None
 ) -> pd.DataFrame:
-    """Fill ``first_seen`` and ``is_new`` of ``df`` by its ``key`` column against ``previous``."""
+    """Fill ``first_seen`` and ``is_new`` of ``df`` by its finding ``key`` (a column, or columns
+    joined) against ``previous``; a previous partition without the key's columns knows nothing."""
     out = df.copy()
     if out.empty:
         return out
-    keys = out[key].astype(str)
+    keys = finding_keys(out, key)
     if previous is None:
         out["first_seen"] = pd.Series([day] * len(out), index=out.index, dtype=out["first_seen"].dtype)
         out["is_new"] = pd.Series([False] * len(out), index=out.index, dtype=out["is_new"].dtype)
         return out
     prev_day, prev = previous
     seen: dict[str, date] = {}
-    if not prev.empty and key in prev.columns:
+    columns = [key] if isinstance(key, str) else list(key)
+    if not prev.empty and all(c in prev.columns for c in columns):
         firsts = prev["first_seen"] if "first_seen" in prev.columns else pd.Series([None] * len(prev))
-        for k, first in zip(prev[key].astype(str), firsts.tolist(), strict=False):
+        for k, first in zip(finding_keys(prev, key).tolist(), firsts.tolist(), strict=False):
             known = first if isinstance(first, date) and not pd.isna(first) else prev_day
             seen[k] = min(seen.get(k, known), known)
     out["first_seen"] = pd.Series(
@@ -138,4 +152,55 @@ def new_findings_evaluations(
                 "new_finding_list": md_table(new.head(20).to_dict("records") if not new.empty else [], cols),
                 **(counts or {}),
             },
+        )
+
+
+class NewFindings:
+    """Newness for one finding asset over one run, in three calls: :meth:`mark` each partition's
+    frame, then ``yield from`` :meth:`evaluations` after the asset's output."""
+
+    def __init__(
+        self,
+        spec: dg.AssetCheckSpec,
+        key: str | Sequence[str],
+        columns: Sequence[str],
+        judged: Any = None,
+        default_severity: str = "error",
+    ) -> None:
+        self.spec = spec
+        self.asset = spec.asset_key.path[-1]
+        self.key = key
+        self.columns = list(columns)
+        #: ``judged(df) -> df``: the rows the check judges (e.g. real cycles only); default all.
+        self.judged = judged
+        self.default_severity = default_severity
+        self.history = History(self.asset)
+        self.compared: dict[str, date | None] = {}
+        self.severities: dict[str, dg.AssetCheckSeverity] = {}
+        self.frames: dict[str, pd.DataFrame] = {}
+
+    def mark(self, partition: str, codebase: Codebase, day: date, df: pd.DataFrame) -> pd.DataFrame:
+        previous = self.history.previous(codebase.name, day)
+        out = mark_new(df, self.key, day, previous)
+        self.history.remember(codebase.name, day, out)
+        self.compared[partition] = previous[0] if previous else None
+        self.severities[partition] = check_severity(codebase, self.asset, self.default_severity)
+        self.frames[partition] = out
+        return out
+
+    def new_count(self, partition: str) -> int:
+        df = self.frames.get(partition)
+        if df is None or df.empty:
+            return 0
+        judged = self.judged(df) if self.judged else df
+        return int(judged["is_new"].fillna(False).astype(bool).sum()) if not judged.empty else 0
+
+    def evaluations(
+        self, context: dg.AssetExecutionContext
+    ) -> Iterator[dg.Output[Any] | dg.AssetCheckEvaluation]:
+        frames = {
+            k: (self.judged(df) if self.judged and not df.empty else df) for k, df in self.frames.items()
+        }
+        yield from new_findings_evaluations(
+            context, self.spec, frames, self.compared, self.severities, self.columns
         )
