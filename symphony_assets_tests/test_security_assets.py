@@ -11,6 +11,7 @@ from symphony_assets.analysis.security import scan_file
 from symphony_assets.resources.postgres import Database
 from symphony_assets.runner import run_snapshots
 from symphony_assets.storage.warehouse import Warehouse
+from symphony_assets.summary import render, summarise
 from symphony_assets_tests.gitrepo import GitRepo
 
 DAY1, DAY2 = dt.date(2024, 6, 1), dt.date(2024, 6, 2)
@@ -81,6 +82,12 @@ def test_unparseable_shell_true_is_reported_and_only_new_findings_fail_the_check
         ("sec", DAY2),
     )
     assert len(in_pg) == len(day2) and int(in_pg["is_new"].sum()) == 1
+
+    # symphony run's findings summary names the asset and what is new.
+    lines = render(summarise(["sec"], DAY1, DAY2, assets=["security_findings"]))
+    headline = next(line for line in lines if line.strip().startswith("security_findings"))
+    assert "(1 new)" in headline and "1 file bandit cannot parse" in headline
+    assert any("NEW MEDIUM B307 tools/calc.py:2" in line for line in lines)
 
 
 def test_warn_severity_is_configurable(dagster_instance, git_repo: GitRepo, write_config) -> None:
