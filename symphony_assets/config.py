@@ -79,6 +79,11 @@ DOMAIN_OPTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
         "weekly_execute": _BOOL,
         "expired_execute": _BOOL,
     },
+    "security": {"skip_rules": _LIST, "min_severity": _STR},
+    "new_findings": {"severity": _STR, "assets": _DICT},
+    "dependency_usage": {"module_map": _DICT, "ignore_modules": _LIST, "ignore_packages": _LIST},
+    "duplicates": {"threshold": _NUM, "shingle_size": _INT, "min_tokens": _INT, "num_perm": _INT},
+    "agents": {"config_globs": _LIST, "agent_globs": _LIST, "list_keys": _LIST},
 }  # fmt: skip
 _CODEBASE_KEYS = {"name": _STR, "path": _STR, "machine": _STR, "branch": _STR, "exclude": _LIST,
                   "skip_dirs": _LIST, "owners": _LIST}  # fmt: skip

@@ -32,6 +32,10 @@ FINDING_ASSETS = (
     "todo_list",
     "cleanup_candidates",
     "code_findings",
+    "security_findings",
+    "dependency_usage",
+    "duplicate_code",
+    "agent_registry",
 )
 #: Detail lines shown per asset and day; the rest is counted.
 MAX_DETAILS = 3
@@ -205,6 +209,67 @@ def _parse_failures(df: pd.DataFrame, prev: pd.DataFrame | None) -> Headline:
     )
 
 
+def _security(df: pd.DataFrame, prev: pd.DataFrame | None) -> Headline:
+    found = df[df["kind"] == "finding"] if not df.empty else df
+    new, old = _new_and_old(found, prev, lambda r: str(r.fingerprint))
+    high = int((found["severity"] == "HIGH").sum()) if not found.empty else 0
+    unparsed = int((df["kind"] == "unparsed_file").sum()) if not df.empty else 0
+    text = _plural(len(found), "security finding") + _new_words(len(new), prev is not None)
+    text += f", {high} high; {_plural(unparsed, 'file')} bandit cannot parse"
+
+    def describe(r: Any) -> str:
+        return f"{r.severity} {r.rule_id} {r.path}:{r.line} {_str(r.message)}"
+
+    return Headline(
+        "security_findings", text, len(found), len(new), _details(new, old, describe), prev is not None
+    )
+
+
+def _usage(df: pd.DataFrame, prev: pd.DataFrame | None) -> Headline:
+    bad = df[df["status"].isin(["missing", "unused", "transitive"])] if not df.empty else df
+    new, old = _new_and_old(bad, prev, lambda r: str(r.finding_key))
+    missing = int((bad["status"] == "missing").sum()) if not bad.empty else 0
+    text = f"{_plural(missing, 'missing dependency', 'missing dependencies')}"
+    text += f", {int((bad['status'] == 'unused').sum()) if not bad.empty else 0} unused"
+    text += f", {int((bad['status'] == 'transitive').sum()) if not bad.empty else 0} transitive"
+    text += _new_words(len(new), prev is not None)
+
+    def describe(r: Any) -> str:
+        where = _str(r.imported_in or r.declared_in)
+        return f"{r.status} {r.module} -> {r.package} ({r.mapping_source}) {where}"
+
+    return Headline(
+        "dependency_usage", text, len(bad), len(new), _details(new, old, describe), prev is not None
+    )
+
+
+def _duplicates(df: pd.DataFrame, prev: pd.DataFrame | None) -> Headline:
+    new, old = _new_and_old(df, prev, lambda r: str(r.finding_key))
+    diverged = int((df["kind"] == "diverged_copy").sum()) if not df.empty else 0
+    near = int((df["kind"] == "near_duplicate").sum()) if not df.empty else 0
+    text = f"{_plural(diverged, 'diverged copy', 'diverged copies')}, {near} near-duplicate pairs"
+    text += f", {int((df['kind'] == 'exact_duplicate').sum()) if not df.empty else 0} exact"
+    text += _new_words(len(new), prev is not None)
+
+    def describe(r: Any) -> str:
+        return f"{r.kind} {r.path} ~ {r.other_codebase}:{r.other_path} ({float(r.similarity):.2f})"
+
+    return Headline("duplicate_code", text, len(df), len(new), _details(new, old, describe), prev is not None)
+
+
+def _registry(df: pd.DataFrame, prev: pd.DataFrame | None) -> Headline:
+    bad = df[df["kind"] != "ok"] if not df.empty else df
+    new, old = _new_and_old(bad, prev, lambda r: str(r.finding_key))
+    text = _plural(len(bad), "agent registry problem") + _new_words(len(new), prev is not None)
+
+    def describe(r: Any) -> str:
+        return f"{r.kind} {r.agent}: {_str(r.detail)}"
+
+    return Headline(
+        "agent_registry", text, len(bad), len(new), _details(new, old, describe), prev is not None
+    )
+
+
 _HEADLINES: dict[str, Callable[[pd.DataFrame, pd.DataFrame | None], Headline]] = {
     "import_cycles": _cycles,
     "port_conflicts": _ports,
@@ -212,6 +277,10 @@ _HEADLINES: dict[str, Callable[[pd.DataFrame, pd.DataFrame | None], Headline]] =
     "todo_list": _markers,
     "cleanup_candidates": _junk,
     "code_findings": _parse_failures,
+    "security_findings": _security,
+    "dependency_usage": _usage,
+    "duplicate_code": _duplicates,
+    "agent_registry": _registry,
 }
 
 

@@ -230,7 +230,10 @@ def test_one_asset_alone(
     )
     assert result.success
     assert {e.asset_key.path[-1] for e in result.get_asset_materialization_events()} == {"code_findings"}
-    assert [e.check_name for e in result.get_asset_check_evaluations()] == ["no_unexplained_broad_except"]
+    assert [e.check_name for e in result.get_asset_check_evaluations()] == [
+        "no_unexplained_broad_except",
+        "no_new_code_findings",
+    ]
     rows = db.read_frame(
         "SELECT kind, path FROM symphony.code_findings WHERE codebase = %s AND date = %s",
         ("demo", "2024-06-02"),

@@ -36,6 +36,7 @@ from symphony_assets.defs.code.checks import (
     markers_result,
 )
 from symphony_assets.defs.code.schemas import CODE_COMPLEXITY, CODE_FINDINGS, MARKER_LIST
+from symphony_assets.defs.newness import NewFindings, new_findings_spec
 from symphony_assets.defs.partitions import snapshot_partitions
 from symphony_assets.defs.snapshots import (
     SNAPSHOT_MAX_RUNTIME_S,
@@ -66,6 +67,8 @@ TOP_N = 15
 DOMAIN = "code"  # per-codebase options: ``code: {max_complexity_bytes: 2000000}`` in symphony.yaml
 ASSETS = ("todo_list", "code_complexity", "code_findings")
 PYTHON_ANALYSER = "code_structure:python"
+NO_NEW_MARKERS_CHECK = new_findings_spec("todo_list", "work_markers")
+NO_NEW_FINDINGS_CHECK = new_findings_spec("code_findings", "code_findings")
 
 # ------------------------------------------------------------------------------------------ caching
 
@@ -705,7 +708,7 @@ def _out(name: str, description: str, schema: Any, version: str) -> dg.AssetOut:
             f"code_findings-{findings.ANALYSER_VERSION}",
         ),
     },
-    check_specs=[NO_MARKERS_CHECK, BROAD_EXCEPT_CHECK],
+    check_specs=[NO_MARKERS_CHECK, BROAD_EXCEPT_CHECK, NO_NEW_MARKERS_CHECK, NO_NEW_FINDINGS_CHECK],
     partitions_def=snapshot_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     retry_policy=SNAPSHOT_RETRY,
@@ -714,7 +717,7 @@ def _out(name: str, description: str, schema: Any, version: str) -> dg.AssetOut:
 )
 def code_structure(
     context: dg.AssetExecutionContext, git: GitResource, postgres: PostgresResource
-) -> Iterator[dg.Output[Any] | dg.AssetCheckResult]:
+) -> Iterator[dg.Output[Any] | dg.AssetCheckResult | dg.AssetCheckEvaluation]:
     """One snapshot per day feeds all three code-structure assets."""
     selected = frozenset(k.path[-1] for k in context.selected_asset_keys) & frozenset(ASSETS)
     state: RunState | None = None
@@ -725,6 +728,17 @@ def code_structure(
     for _key, name, day in partitions:
         days.setdefault(name, []).append(day)
     codebases: dict[str, Codebase] = {}
+    newness = {
+        "todo_list": NewFindings(
+            NO_NEW_MARKERS_CHECK, "fingerprint", ["path", "line", "tag", "text"], default_severity="warn"
+        ),
+        "code_findings": NewFindings(
+            NO_NEW_FINDINGS_CHECK,
+            ["kind", "subkind", "path", "detail"],
+            ["kind", "subkind", "path", "line", "detail"],
+            judged=lambda df: df[df["kind"] != "gpu_site"],  # GPU sites are facts, not problems
+        ),
+    }
     for key, name, day in partitions:
         codebase = codebases.get(name) or codebases.setdefault(name, codebase_named(name))
         max_bytes = _max_bytes(codebase.option(DOMAIN, "max_complexity_bytes"))
@@ -734,6 +748,9 @@ def code_structure(
         if len(days[name]) > 1 and name not in state.histories and snapshot.repo is not None:
             state.histories[name] = run_history(snapshot.repo, codebase.branch, days[name])
         for asset, (df, meta) in compute_code_structure(snapshot, state, selected).items():
+            if asset in newness:
+                df = newness[asset].mark(key, codebase, day, df)
+                meta = {**meta, "new_findings": newness[asset].new_count(key)}
             frames[asset][key] = df
             metas[asset][key] = {**snapshot_metadata(snapshot), **meta}
         if len(partitions) == 1:  # a backfill logs once at the end: each log event is stored
@@ -750,6 +767,9 @@ def code_structure(
         yield markers_result(frames["todo_list"][newest], newest)
     if "code_findings" in selected and BROAD_EXCEPT_CHECK.key in checks:
         yield broad_except_result(frames["code_findings"][newest], newest)
+    for asset, news in newness.items():
+        if asset in selected:
+            yield from news.evaluations(context)
 
 
 def run_history(repo: Repo, branch: str | None, days: list[date]) -> LinearHistory | None:

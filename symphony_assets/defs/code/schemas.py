@@ -1,6 +1,6 @@
 """Declared schemas of the code-structure assets (match sql/V017, V018, V019)."""
 
-from symphony_assets.storage.tables import BOOL, INT, STRING, Column, TableSchema
+from symphony_assets.storage.tables import BOOL, DATE, INT, STRING, Column, TableSchema
 
 MARKER_LIST = TableSchema(
     name="todo_list",
@@ -19,6 +19,8 @@ MARKER_LIST = TableSchema(
         ),
         Column("via", STRING, "tokenize, recovered (fallback for files tokenize rejects) or lexer", False),
         Column("blob_id", STRING, "Git blob id of the file content"),
+        Column("first_seen", DATE, "First day the finding was seen (null in partitions written before V072)"),
+        Column("is_new", BOOL, "Not in the previous available partition (False on a first partition)"),
     ),
 )
 
@@ -73,5 +75,7 @@ CODE_FINDINGS = TableSchema(
             False,
         ),
         Column("blob_id", STRING, "Git blob id of the file content"),
+        Column("first_seen", DATE, "First day the finding was seen (null in partitions written before V072)"),
+        Column("is_new", BOOL, "Not in the previous available partition (False on a first partition)"),
     ),
 )

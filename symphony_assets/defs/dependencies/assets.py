@@ -9,7 +9,7 @@ from the warehouse; codebases not materialised for that date are named in the me
 """
 
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -27,7 +27,9 @@ from symphony_assets.analysis.requirements import (
 from symphony_assets.config import ConfigError, load_config
 from symphony_assets.defs.dependencies.checks import TOP_N, drift_metadata
 from symphony_assets.defs.dependencies.schemas import DEPENDENCY_DECLARATIONS, DEPENDENCY_DRIFT
+from symphony_assets.defs.newness import NewFindings, new_findings_spec
 from symphony_assets.defs.snapshots import (
+    codebase_named,
     materialize_cached_snapshots,
     md_table,
     partitioned_output,
@@ -40,6 +42,8 @@ from symphony_assets.resources.postgres import PostgresResource
 from symphony_assets.storage.warehouse import Warehouse
 
 ANALYSER = "dependency_declarations"
+#: New drift warns by default (drift is often deliberate); ``new_findings`` options make it fail.
+NO_NEW_DRIFT_CHECK = new_findings_spec("dependency_drift", "dependency_drift")
 #: Bump when parsing changes, so cached per-blob results are recomputed.
 ANALYSER_VERSION = "2"
 
@@ -201,9 +205,12 @@ def _other_codebases(codebase: str) -> list[str]:
     group_name="dependencies",
     kinds={"parquet", "postgres"},
     ins={"declarations": dg.AssetIn("dependency_declarations")},
+    check_specs=[NO_NEW_DRIFT_CHECK],
     code_version=f"dependency_drift-{ANALYSER_VERSION}",
 )
-def dependency_drift(context: dg.AssetExecutionContext, declarations: Any) -> dg.Output[Any]:
+def dependency_drift(
+    context: dg.AssetExecutionContext, declarations: Any
+) -> Iterator[dg.Output[Any] | dg.AssetCheckEvaluation]:
     """Packages pinned to different versions, asked for in ranges no version satisfies, pinned in one
     place and floating in another, or declared twice in one file: within the codebase and against
     every other codebase on the same date."""
@@ -211,12 +218,18 @@ def dependency_drift(context: dg.AssetExecutionContext, declarations: Any) -> dg
     warehouse = Warehouse()
     frames: dict[str, pd.DataFrame] = {}
     metas: dict[str, dict[str, Any]] = {}
+    newness = NewFindings(
+        NO_NEW_DRIFT_CHECK, ["package", "status", "marker"], ["package", "status", "versions", "files"],
+        default_severity="warn",
+    )  # fmt: skip
     for key, name, day in run_partitions(context):
         others = {
             other: warehouse.read("dependency_declarations", {"codebase": other, "date": str(day)})
             for other in _other_codebases(name)
         }
         df, meta = compute_drift(name, decls.get(key), others)
-        frames[key], metas[key] = df, meta
+        df = newness.mark(key, codebase_named(name), day, df)
+        frames[key], metas[key] = df, {**meta, "new_drift": newness.new_count(key)}
         context.log.info(f"{key}: {len(df)} drift findings")
-    return partitioned_output(context, frames, metas)
+    yield partitioned_output(context, frames, metas)
+    yield from newness.evaluations(context)

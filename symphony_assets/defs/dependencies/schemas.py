@@ -1,6 +1,6 @@
 """Declared schemas of ``dependency_declarations`` and ``dependency_drift`` (match sql/V015 and V016)."""
 
-from symphony_assets.storage.tables import BOOL, INT, STRING, Column, TableSchema
+from symphony_assets.storage.tables import BOOL, DATE, INT, STRING, Column, TableSchema
 
 DEPENDENCY_DECLARATIONS = TableSchema(
     name="dependency_declarations",
@@ -39,5 +39,7 @@ DEPENDENCY_DRIFT = TableSchema(
         ),
         Column("cross_codebase", BOOL, "True when another codebase is involved", False),
         Column("declaration_count", INT, "Declarations involved", False),
+        Column("first_seen", DATE, "First day the drift was seen (null in partitions written before V072)"),
+        Column("is_new", BOOL, "Not in the previous available partition (False on a first partition)"),
     ),
 )

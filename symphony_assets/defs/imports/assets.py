@@ -36,7 +36,9 @@ from symphony_assets.analysis.imports import (
 from symphony_assets.config import Codebase
 from symphony_assets.defs.imports.checks import NO_IMPORT_CYCLES_CHECK, import_cycles_result
 from symphony_assets.defs.imports.schemas import IMPORT_CYCLES, IMPORT_GRAPH
+from symphony_assets.defs.newness import NewFindings, new_findings_spec
 from symphony_assets.defs.snapshots import (
+    codebase_named,
     materialize_cached_snapshots,
     md_table,
     partitioned_output,
@@ -48,6 +50,7 @@ from symphony_assets.resources.git import FileEntry, GitResource, Snapshot
 from symphony_assets.resources.postgres import PostgresResource
 
 DOMAIN = "imports"
+NO_NEW_IMPORT_CYCLES_CHECK = new_findings_spec("import_cycles", "import_cycles")
 ANALYSER = "import_graph"
 RESOLVED = "resolved"
 _NON_SOURCE_MODULES = (".pyi", ".pyx", ".so", ".pyd")
@@ -307,23 +310,30 @@ def import_graph(context: dg.AssetExecutionContext, git: GitResource, postgres: 
     group_name="imports",
     kinds={"python", "parquet", "postgres"},
     ins={"graph": dg.AssetIn("import_graph")},
-    check_specs=[NO_IMPORT_CYCLES_CHECK],
+    check_specs=[NO_IMPORT_CYCLES_CHECK, NO_NEW_IMPORT_CYCLES_CHECK],
     code_version=f"import_cycles-{imports_analysis.ANALYSER_VERSION}-2",
 )
 def import_cycles(
     context: dg.AssetExecutionContext, graph: Any
-) -> Iterator[dg.Output[Any] | dg.AssetCheckResult]:
+) -> Iterator[dg.Output[Any] | dg.AssetCheckResult | dg.AssetCheckEvaluation]:
     """Import cycles (strongly connected components), each with one shortest loop and a small set
     of imports whose removal breaks it. Latent cycles exist only through imports that do not run at
     import time (inside functions, under TYPE_CHECKING)."""
     graphs = graph if isinstance(graph, Mapping) else {context.partition_key: graph}
     frames: dict[str, pd.DataFrame] = {}
     metas: dict[str, dict[str, Any]] = {}
-    for key, _name, _day in run_partitions(context):
+    newness = NewFindings(
+        NO_NEW_IMPORT_CYCLES_CHECK,
+        "cycle_id",
+        ["size", "loop", "cut"],
+        lambda df: df[~df["latent"].astype(bool)],
+    )
+    for key, name, day in run_partitions(context):
         df, meta = compute_import_cycles(edges_from_frame(graphs.get(key)))
-        frames[key] = df
-        metas[key] = meta
+        frames[key] = df = newness.mark(key, codebase_named(name), day, df)
+        metas[key] = {**meta, "new_cycles": newness.new_count(key)}
         context.log.info(f"{key}: {meta['cycle_count']} import cycles, {meta['latent_cycle_count']} latent")
     yield partitioned_output(context, frames, metas)
     newest = list(frames)[-1]
     yield import_cycles_result(frames[newest], newest)
+    yield from newness.evaluations(context)

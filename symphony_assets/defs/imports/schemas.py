@@ -1,6 +1,6 @@
 """Declared schemas of ``import_graph`` and ``import_cycles`` (match sql/V010, V011 and V020)."""
 
-from symphony_assets.storage.tables import BOOL, INT, STRING, Column, TableSchema
+from symphony_assets.storage.tables import BOOL, DATE, INT, STRING, Column, TableSchema
 
 IMPORT_GRAPH = TableSchema(
     name="import_graph",
@@ -55,5 +55,7 @@ IMPORT_CYCLES = TableSchema(
             "cut", STRING, "Imports whose removal breaks the component: path:line importer -> imported", False
         ),
         Column("cut_size", INT, "Imports in the cut", False),
+        Column("first_seen", DATE, "First day the cycle was seen (null in partitions written before V072)"),
+        Column("is_new", BOOL, "Not in the previous available partition (False on a first partition)"),
     ),
 )

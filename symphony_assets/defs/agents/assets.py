@@ -1,0 +1,188 @@
+"""``agent_registry``: agents a startup configuration declares, against agent files and bound ports.
+
+Inputs through the graph: ``file_inventory`` (which files exist) and ``port_map`` (the ports each
+file binds). Startup configuration files are read from the day's git snapshot and parsed through the
+per-blob cache (:mod:`symphony_assets.analysis.agents` describes the shapes recognised).
+
+Per-codebase options (``agents:`` in ``symphony.yaml``): ``config_globs`` (default every ``.yaml``,
+``.yml`` and ``.json`` file), ``agent_globs`` (default: Python files under an ``agents/`` folder or
+named ``*agent*``), ``list_keys`` (only lists and mappings under these keys declare agents).
+"""
+
+import fnmatch
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+from symphony_assets.analysis import agents as agents_analysis
+from symphony_assets.analysis.agents import Declaration, compare, declarations
+from symphony_assets.config import Codebase
+from symphony_assets.defs.agents.schemas import AGENT_REGISTRY
+from symphony_assets.defs.gpu.assets import is_agent_path
+from symphony_assets.defs.newness import NewFindings, new_findings_spec
+from symphony_assets.defs.snapshots import (
+    codebase_named,
+    md_table,
+    partitioned_output,
+    run_partitions,
+    snapshot_asset,
+    snapshot_metadata,
+    take,
+)
+from symphony_assets.resources.cache import AnalysisCache, CacheStats, analyse_files
+from symphony_assets.resources.git import GitResource, Snapshot
+from symphony_assets.resources.postgres import PostgresResource
+
+ASSET = "agent_registry"
+DOMAIN = "agents"
+ANALYSER = "agent_registry:config"
+DEFAULT_CONFIG_GLOBS = ("*.yaml", "*.yml", "*.json")
+TOP_N = 15
+NO_NEW_REGISTRY_PROBLEMS = new_findings_spec(ASSET, "agent_registry_problems")
+
+
+def _globs(codebase: Codebase, key: str, default: tuple[str, ...]) -> list[str]:
+    value = codebase.option(DOMAIN, key, None)
+    return [str(v) for v in value] if value else list(default)
+
+
+def _matches(path: str, globs: list[str]) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatchcase(path, g) or fnmatch.fnmatchcase(name, g) for g in globs)
+
+
+def _code_ports(port_map: pd.DataFrame | None) -> dict[str, list[int]]:
+    if port_map is None or port_map.empty:
+        return {}
+    binds = port_map[port_map["role"].isin(["bind", "listen"]) & port_map["port"].notna()]
+    out: dict[str, list[int]] = {}
+    for path, port in zip(binds["path"].astype(str), binds["port"], strict=True):
+        if int(port) > 0:
+            out.setdefault(path, []).append(int(port))
+    return out
+
+
+def compute_agent_registry(
+    snapshot: Snapshot, cache: AnalysisCache, inventory: pd.DataFrame, port_map: pd.DataFrame | None
+) -> tuple[pd.DataFrame, dict[str, Any], CacheStats]:
+    codebase = snapshot.codebase
+    config_globs = _globs(codebase, "config_globs", DEFAULT_CONFIG_GLOBS)
+    agent_globs = _globs(codebase, "agent_globs", ())
+    list_keys = [str(k) for k in codebase.option(DOMAIN, "list_keys", []) or []]
+    live = inventory[~inventory["ignored"].astype(bool) & (inventory["git_status"] != "deleted")]
+    files = {str(p) for p in live["path"]}
+    entries = [
+        e for e in snapshot.files if e.kind == "file" and e.path in files and _matches(e.path, config_globs)
+    ]
+    version = f"{agents_analysis.ANALYSER_VERSION}:{','.join(sorted(list_keys))}"
+    results, stats = analyse_files(
+        snapshot,
+        entries,
+        cache,
+        ANALYSER,
+        version,
+        lambda e, content: [d.to_dict() for d in declarations(e.path, content, list_keys)],
+    )
+    decls = [Declaration.from_dict(raw) for path in sorted(results) for raw in results[path]]
+    if agent_globs:
+        agent_files = {p for p in files if _matches(p, agent_globs)}
+    else:
+        agent_files = {p for p in files if is_agent_path(p)}
+    rows = compare(decls, files, agent_files, _code_ports(port_map))
+    df = AGENT_REGISTRY.frame(
+        [
+            {
+                **r.__dict__,
+                "finding_key": f"{r.kind}|{r.agent}|{r.config_path or ''}|{r.script_path or ''}",
+                "first_seen": None,
+                "is_new": None,
+            }
+            for r in rows
+        ]
+    )
+    configs = sorted({d.config_path for d in decls})
+    meta: dict[str, Any] = {
+        "startup_configs": ", ".join(configs) or "(none found)",
+        "declared_agents": len({d.name for d in decls}),
+        "agent_files": len(agent_files),
+    }
+    return df, meta, stats
+
+
+def registry_metadata(df: pd.DataFrame) -> dict[str, Any]:
+    problems = df[df["kind"] != agents_analysis.KIND_OK] if not df.empty else df
+    counts = problems.groupby("kind").size() if not problems.empty else pd.Series(dtype="int64")
+    columns = ["kind", "agent", "config_path", "config_line", "script_path", "detail"]
+    return {
+        "problems": len(problems),
+        **{
+            kind: int(counts.get(kind, 0))
+            for kind in (
+                agents_analysis.KIND_MISSING,
+                agents_analysis.KIND_UNDECLARED,
+                agents_analysis.KIND_TWICE,
+                agents_analysis.KIND_PORT,
+                agents_analysis.KIND_DEPENDENCY,
+            )
+        },  # fmt: skip
+        "new_problems": int(problems["is_new"].astype(bool).sum()) if not problems.empty else 0,
+        "problem_list": md_table(problems.head(TOP_N).to_dict("records"), columns),
+        "registry": md_table(
+            df.head(TOP_N).to_dict("records") if not df.empty else [],
+            ["agent", "kind", "script_path", "declared_port", "code_ports", "host"],
+        ),
+    }
+
+
+@snapshot_asset(
+    AGENT_REGISTRY,
+    name=ASSET,
+    group_name="agents",
+    kinds={"git", "python", "parquet", "postgres"},
+    ins={"inventory": dg.AssetIn("file_inventory"), "port_map": dg.AssetIn("port_map")},
+    check_specs=[NO_NEW_REGISTRY_PROBLEMS],
+    code_version=f"agent_registry-{agents_analysis.ANALYSER_VERSION}",
+)
+def agent_registry(
+    context: dg.AssetExecutionContext,
+    git: GitResource,
+    postgres: PostgresResource,
+    inventory: Any,
+    port_map: Any,
+) -> Iterator[dg.Output[Any] | dg.AssetCheckEvaluation]:
+    """Agents declared in startup configuration files (YAML/JSON lists or mappings of agents with
+    name, script_path/module, port, host, dependencies) joined with the agent files found and the
+    ports the code binds: declared but missing, present but undeclared, declared twice, port in the
+    configuration differs from the code, dependency on an undeclared agent."""
+    inventories = inventory if isinstance(inventory, Mapping) else {context.partition_key: inventory}
+    port_maps = port_map if isinstance(port_map, Mapping) else {context.partition_key: port_map}
+    cache = AnalysisCache(postgres.database())
+    newness = NewFindings(
+        NO_NEW_REGISTRY_PROBLEMS,
+        "finding_key",
+        ["kind", "agent", "script_path", "detail"],
+        judged=lambda df: df[df["kind"] != agents_analysis.KIND_OK],
+    )
+    totals = CacheStats()
+    frames: dict[str, pd.DataFrame] = {}
+    metas: dict[str, dict[str, Any]] = {}
+    for key, name, day in run_partitions(context):
+        codebase = codebase_named(name)
+        own = inventories.get(key)
+        if own is None:
+            raise dg.Failure(
+                description=f"{key}: file_inventory has no partition for this day; materialise it first"
+            )
+        snapshot = take(git, codebase, day)
+        df, meta, stats = compute_agent_registry(snapshot, cache, own, port_maps.get(key))
+        totals.analysed += stats.analysed
+        totals.reused += stats.reused
+        frames[key] = df = newness.mark(key, codebase, day, df)
+        metas[key] = {**snapshot_metadata(snapshot), **meta, **registry_metadata(df), **stats.metadata()}
+        if port_maps.get(key) is None:
+            metas[key]["note"] = "port_map partition missing: ports in code unknown"
+        context.log.info(f"{key}: {metas[key]['problems']} agent registry problems")
+    yield partitioned_output(context, frames, metas, {f"run_{k}": v for k, v in totals.metadata().items()})
+    yield from newness.evaluations(context)

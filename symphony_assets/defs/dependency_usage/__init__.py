@@ -1,0 +1,1 @@
+"""Declared vs imported dependencies per codebase: missing, unused and transitive."""

@@ -1,0 +1,257 @@
+"""``dependency_usage``: what each codebase declares against what it imports.
+
+Inputs through the graph: ``dependency_declarations`` (what is declared) and ``import_graph`` (the
+codebase's own modules, so a local ``utils`` is never taken for a distribution). The imports
+themselves, third-party ones included, come from the same per-blob extraction ``import_graph`` uses
+(same analyser and version in the blob cache, so a snapshot already scanned is not parsed again).
+The module-to-distribution bridge is described in :mod:`symphony_assets.analysis.depusage`.
+
+Per-codebase options (``dependency_usage:`` in ``symphony.yaml``): ``module_map`` (``{cv2:
+opencv-python}``), ``ignore_modules`` and ``ignore_packages``.
+"""
+
+import functools
+import importlib.metadata
+from collections.abc import Iterator, Mapping
+from datetime import date
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+from packaging.requirements import InvalidRequirement, Requirement
+
+from symphony_assets.analysis import imports as imports_analysis
+from symphony_assets.analysis.depusage import (
+    STATUS_MISSING,
+    DeclaredPackage,
+    ImportSite,
+    dependency_usage,
+    normalise,
+)
+from symphony_assets.analysis.imports import FileImports, build_module_index, extract_imports
+from symphony_assets.config import Codebase
+from symphony_assets.defs.dependency_usage.schemas import DEPENDENCY_USAGE
+from symphony_assets.defs.newness import (
+    History,
+    check_severity,
+    mark_new,
+    new_findings_evaluations,
+    new_findings_spec,
+)
+from symphony_assets.defs.snapshots import (
+    codebase_named,
+    md_table,
+    partitioned_output,
+    run_partitions,
+    snapshot_asset,
+    snapshot_metadata,
+    take,
+)
+from symphony_assets.resources.cache import AnalysisCache, CacheStats, analyse_files
+from symphony_assets.resources.git import GitResource, Snapshot
+from symphony_assets.resources.postgres import PostgresResource
+
+ASSET = "dependency_usage"
+DOMAIN = "dependency_usage"
+#: The blob-cache analyser of import extraction, shared with ``import_graph``.
+IMPORTS_ANALYSER = "import_graph"
+TOP_N = 15
+ANALYSER_VERSION = "1"
+NO_NEW_MISSING = new_findings_spec(ASSET, "missing_dependencies")
+
+
+@functools.lru_cache(maxsize=1)
+def installed_modules() -> dict[str, tuple[str, ...]]:
+    """Top-level module -> distributions, from the metadata installed where this runs."""
+    return {m: tuple(d) for m, d in importlib.metadata.packages_distributions().items()}
+
+
+@functools.lru_cache(maxsize=4096)
+def _direct_requires(package: str) -> tuple[str, ...]:
+    try:
+        raw = importlib.metadata.requires(package) or []
+    except importlib.metadata.PackageNotFoundError:
+        return ()
+    out = []
+    for line in raw:
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            continue
+        if req.marker is not None and "extra" in str(req.marker):
+            continue  # only what a plain install pulls in
+        out.append(normalise(req.name))
+    return tuple(out)
+
+
+def requirement_closure(package: str) -> frozenset[str]:
+    """Every distribution a plain install of ``package`` pulls in, as far as the metadata here knows."""
+    seen: set[str] = set()
+    stack = list(_direct_requires(package))
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        stack.extend(_direct_requires(name))
+    return frozenset(seen)
+
+
+def _declared(df: pd.DataFrame | None) -> list[DeclaredPackage]:
+    if df is None or df.empty:
+        return []
+    usable = df[(df["package"] != "") & (df["kind"] != "error")]
+    return [
+        DeclaredPackage(str(r["package"]), str(r["path"]), int(r["line"])) for r in usable.to_dict("records")
+    ]
+
+
+def _options(codebase: Codebase) -> tuple[dict[str, Any], list[str], list[str], list[str]]:
+    module_map = dict(codebase.option(DOMAIN, "module_map", {}) or {})
+    ignore_modules = [str(m) for m in codebase.option(DOMAIN, "ignore_modules", []) or []]
+    ignore_packages = [str(p) for p in codebase.option(DOMAIN, "ignore_packages", []) or []]
+    roots = [str(r) for r in codebase.option("imports", "source_roots", []) or []]
+    return module_map, ignore_modules, ignore_packages, roots
+
+
+def compute_dependency_usage(
+    snapshot: Snapshot,
+    cache: AnalysisCache,
+    declarations: pd.DataFrame | None,
+    graph: pd.DataFrame | None,
+) -> tuple[pd.DataFrame, dict[str, Any], CacheStats]:
+    module_map, ignore_modules, ignore_packages, roots = _options(snapshot.codebase)
+    entries = [
+        e
+        for e in snapshot.files
+        if e.kind == "file" and e.path.endswith(".py") and e.git_status not in ("ignored", "deleted")
+    ]
+    results, stats = analyse_files(
+        snapshot,
+        entries,
+        cache,
+        IMPORTS_ANALYSER,
+        imports_analysis.ANALYSER_VERSION,
+        lambda _entry, content: extract_imports(content).to_dict(),
+    )
+    sites = []
+    for path, raw in sorted(results.items()):
+        try:
+            fi = FileImports.from_dict(raw)
+        except ValueError:
+            continue  # a damaged cache row: import_graph reports it
+        sites += [ImportSite(s.module, path, s.line, s.kind) for s in fi.imports if s.level == 0 and s.module]
+    own = set(build_module_index([e.path for e in entries], roots).top_level)
+    if graph is not None and not graph.empty:
+        own |= {str(m).split(".", 1)[0] for m in pd.concat([graph["importer"], graph["imported"]])}
+    declared = _declared(declarations)
+    requires = {d.package: requirement_closure(d.package) for d in declared}
+    rows = dependency_usage(
+        sites,
+        declared,
+        own,
+        installed_modules(),
+        requires,
+        module_map,
+        ignore_modules,
+        ignore_packages,
+    )
+    df = DEPENDENCY_USAGE.frame(
+        [
+            {
+                **r.__dict__,
+                "finding_key": f"{r.status}|{r.module}|{r.package}",
+                "first_seen": None,
+                "is_new": None,
+            }
+            for r in rows
+        ]
+    )
+    meta = {"python_files": len(entries), "declared_packages": len({d.package for d in declared})}
+    return df, meta, stats
+
+
+def usage_metadata(df: pd.DataFrame) -> dict[str, Any]:
+    def of(status: str) -> pd.DataFrame:
+        return df[df["status"] == status] if not df.empty else df
+
+    columns = ["module", "package", "mapping_source", "imported_in", "declared_in", "via_package"]
+    new = df[df["is_new"].astype(bool)] if not df.empty else df
+    by_source = df.groupby("mapping_source").size() if not df.empty else pd.Series(dtype="int64")
+    return {
+        "imported_modules": int((df["import_count"] > 0).sum()) if not df.empty else 0,
+        "missing": len(of("missing")),
+        "unused": len(of("unused")),
+        "transitive": len(of("transitive")),
+        "used": len(of("used")),
+        "tools": len(of("tool")),
+        "new_findings": int(new["status"].isin(["missing", "unused", "transitive"]).sum())
+        if not new.empty
+        else 0,
+        "missing_list": md_table(of("missing").head(TOP_N).to_dict("records"), columns),
+        "unused_list": md_table(
+            of("unused").head(TOP_N).to_dict("records"), ["package", "module", "declared_in"]
+        ),
+        "transitive_list": md_table(of("transitive").head(TOP_N).to_dict("records"), columns),
+        "mapping_sources": md_table(
+            [{"source": k, "rows": int(v)} for k, v in by_source.items()], ["source", "rows"]
+        ),
+    }
+
+
+@snapshot_asset(
+    DEPENDENCY_USAGE,
+    name=ASSET,
+    group_name="dependencies",
+    kinds={"git", "python", "parquet", "postgres"},
+    ins={"declarations": dg.AssetIn("dependency_declarations"), "graph": dg.AssetIn("import_graph")},
+    check_specs=[NO_NEW_MISSING],
+    code_version=f"dependency_usage-{ANALYSER_VERSION}",
+)
+def dependency_usage_asset(
+    context: dg.AssetExecutionContext,
+    git: GitResource,
+    postgres: PostgresResource,
+    declarations: Any,
+    graph: Any,
+) -> Iterator[dg.Output[Any] | dg.AssetCheckEvaluation]:
+    """Declared vs imported, per codebase: imported but not declared (missing), declared but never
+    imported (unused), imported but only pulled in by another declared package (transitive). Each row
+    shows where its module-to-distribution mapping came from (config, maintained table, installed
+    metadata, same name)."""
+    decls = declarations if isinstance(declarations, Mapping) else {context.partition_key: declarations}
+    graphs = graph if isinstance(graph, Mapping) else {context.partition_key: graph}
+    cache = AnalysisCache(postgres.database())
+    history = History(ASSET)
+    totals = CacheStats()
+    frames: dict[str, pd.DataFrame] = {}
+    metas: dict[str, dict[str, Any]] = {}
+    compared: dict[str, date | None] = {}
+    severities: dict[str, dg.AssetCheckSeverity] = {}
+    for key, name, day in run_partitions(context):
+        codebase = codebase_named(name)
+        if decls.get(key) is None:
+            raise dg.Failure(
+                description=f"{key}: dependency_declarations has no partition for this day;"
+                " materialise it first"
+            )
+        snapshot = take(git, codebase, day)
+        df, meta, stats = compute_dependency_usage(snapshot, cache, decls.get(key), graphs.get(key))
+        totals.analysed += stats.analysed
+        totals.reused += stats.reused
+        previous = history.previous(name, day)
+        df = mark_new(df, "finding_key", day, previous)
+        history.remember(name, day, df)
+        frames[key], compared[key] = df, (previous[0] if previous else None)
+        severities[key] = check_severity(codebase, ASSET)
+        metas[key] = {**snapshot_metadata(snapshot), **meta, **usage_metadata(df), **stats.metadata()}
+        context.log.info(f"{key}: {metas[key]['missing']} missing, {metas[key]['unused']} unused")
+    yield partitioned_output(context, frames, metas, {f"run_{k}": v for k, v in totals.metadata().items()})
+    yield from new_findings_evaluations(
+        context,
+        NO_NEW_MISSING,
+        {k: df[df["status"] == STATUS_MISSING] if not df.empty else df for k, df in frames.items()},
+        compared,
+        severities,
+        ["module", "package", "mapping_source", "imported_in"],
+    )

@@ -1,0 +1,1 @@
+"""Duplicated code: exact copies by blob, near-duplicate Python files, copies diverged across machines."""

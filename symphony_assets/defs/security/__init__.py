@@ -1,0 +1,1 @@
+"""Security findings: bandit's rules, secrets-like literals, and sites in files that do not parse."""
