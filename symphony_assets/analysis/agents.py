@@ -21,9 +21,10 @@ from typing import Any
 
 import yaml
 
+from symphony_assets.analysis.limits import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH
+
 #: Bump when parsing changes what a config file yields (part of the blob-cache key).
-ANALYSER_VERSION = "1"
-MAX_CONFIG_BYTES = 1_000_000
+ANALYSER_VERSION = "2"
 MAX_NODES = 200_000
 
 SCRIPT_KEYS = ("script_path", "script", "path", "file", "entrypoint", "entry_point")
@@ -73,8 +74,8 @@ class RegistryRow:
     detail: str
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader whose mappings remember their line (``__line__``)."""
+class _Loader(yaml.CSafeLoader):
+    """libyaml's SafeLoader (C speed) whose mappings remember their line (``__line__``)."""
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> dict[Any, Any]:
@@ -88,14 +89,16 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _constru
 
 def _load(path: str, content: bytes) -> list[Any]:
     text = content.decode("utf-8", "replace")
+    # A file nested deeper than the interpreter's stack (the hostile corpus has one) is not a startup
+    # configuration: RecursionError means "none here", like a syntax error.
     if path.lower().endswith(".json"):
         try:
             return [json.loads(text)]
-        except ValueError:
+        except (ValueError, RecursionError):
             return []
     try:
         return [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]  # a SafeLoader subclass
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         return []
 
 
@@ -166,9 +169,9 @@ def declarations(path: str, content: bytes, list_keys: Sequence[str] = ()) -> li
     map_keys = wanted or set(DEFAULT_MAP_KEYS)
     budget = [MAX_NODES]  # aliases share nodes; the walk is bounded however often they repeat
 
-    def walk(node: Any, key: str | None) -> None:
+    def walk(node: Any, key: str | None, depth: int = 0) -> None:
         budget[0] -= 1
-        if budget[0] < 0:
+        if budget[0] < 0 or depth > MAX_CONFIG_DEPTH:
             return
         if isinstance(node, list):
             if not wanted or key in wanted:
@@ -178,7 +181,7 @@ def declarations(path: str, content: bytes, list_keys: Sequence[str] = ()) -> li
                     found.extend(_declaration(str(e["name"]), e, path, 0) for e in agents)
                     return
             for e in node:
-                walk(e, None)
+                walk(e, None, depth + 1)
         elif isinstance(node, Mapping):
             if key in map_keys:
                 values = {k: v for k, v in node.items() if k != "__line__" and isinstance(v, Mapping)}
@@ -188,7 +191,7 @@ def declarations(path: str, content: bytes, list_keys: Sequence[str] = ()) -> li
                     return
             for k, v in node.items():
                 if k != "__line__":
-                    walk(v, str(k))
+                    walk(v, str(k), depth + 1)
 
     for doc in _load(path, content):
         walk(doc, None)
