@@ -76,6 +76,7 @@ DOMAIN_OPTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "ports": {"components": _DICT},
     "code": {"max_complexity_bytes": _INT},
     "gpu": {"hosts": _LIST},
+    "upkeep": {"git_maintenance": _BOOL, "git_command": _choice("maintenance", "gc")},
     "tracker": {"sources": _LIST, "source_assets": _DICT, "github_repo": _STR,
                 # Acting policy: the sensor applies the plan only with mode "apply", within these caps.
                 "mode": _choice("dry-run", "apply"), "max_create": _INT, "max_close": _INT,
