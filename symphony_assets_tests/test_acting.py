@@ -124,6 +124,8 @@ def test_policies_parse_and_validate(write_config: Any, tmp_path: Path) -> None:
     assert TrackerPolicy.from_options({"mode": "dry-run"}).run_config(acting=True)["dry_run"] is True
     assert acting_env_off("off") and acting_env_off(" OFF ") and not acting_env_off("on")
     assert not acting_env_off(None)
+    # An ephemeral instance (one-off runs, dg.materialize without an instance) has no sensor states.
+    assert switch_off_reason(dg.DagsterInstance.ephemeral()) is None
 
     write_config({"name": "a", "path": str(tmp_path), "cleanup": {"mode": "execute", "max_deletions": 2}})
     assert load_config().codebase("a").options["cleanup"]["mode"] == "execute"

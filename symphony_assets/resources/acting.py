@@ -33,6 +33,8 @@ def switch_off_reason(
     value = os.environ.get(ACTING_ENV)
     if acting_env_off(value):
         return f"kill switch: {ACTING_ENV}={value}"
+    if instance.schedule_storage is None:
+        return None  # an ephemeral instance (tests, one-off runs) has no sensors to stop
     states = instance.all_instigator_state(
         instigator_type=InstigatorType.SENSOR, instigator_statuses={InstigatorStatus.STOPPED}
     )
