@@ -10,7 +10,9 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
+from symphony_assets.automation_cli import register_commands as automation_commands
 from symphony_assets.config import ConfigError, config_path, load_config, symphony_home
+from symphony_assets.gate import register as gate_command
 from symphony_assets.status import register as status_commands
 
 Handler = Callable[[argparse.Namespace], int]
@@ -243,6 +245,8 @@ def cleanup_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 EXTRA_COMMANDS.append(cleanup_command)
 EXTRA_COMMANDS.append(status_commands)  # `symphony status`, `symphony logs`
+EXTRA_COMMANDS.append(gate_command)  # `symphony check`: the CI gate
+EXTRA_COMMANDS.append(automation_commands)  # `symphony automation register|import|list`
 
 
 def main(argv: Sequence[str] | None = None) -> int:

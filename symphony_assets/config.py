@@ -54,6 +54,20 @@ class ConfigError(ValueError):
         super().__init__(where + reason)
 
 
+class _ChoiceMeta(type):
+    """``isinstance(value, choice)`` holds only for the allowed texts: the type check checks the value."""
+
+    allowed: tuple[str, ...] = ()
+
+    def __instancecheck__(cls, value: Any) -> bool:
+        return isinstance(value, str) and value in cls.allowed
+
+
+def _choice(*allowed: str) -> type:
+    """A DOMAIN_OPTIONS 'type' that accepts one of the given texts; its name reads well in the error."""
+    return _ChoiceMeta(" or ".join(repr(a) for a in allowed), (), {"allowed": allowed})
+
+
 #: The per-domain options a codebase may set, with their types. An unknown key is an error that names
 #: it, so a typo never silently falls back to a default.
 _LIST, _STR, _INT, _BOOL, _DICT, _NUM = list, str, int, bool, dict, (int, float)
@@ -62,7 +76,11 @@ DOMAIN_OPTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "ports": {"components": _DICT},
     "code": {"max_complexity_bytes": _INT},
     "gpu": {"hosts": _LIST},
-    "tracker": {"sources": _LIST, "github_repo": _STR},
+    "upkeep": {"git_maintenance": _BOOL, "git_command": _choice("maintenance", "gc")},
+    "tracker": {"sources": _LIST, "github_repo": _STR,
+                # Acting policy: the sensor applies the plan only with mode "apply", within these caps.
+                "mode": _choice("dry-run", "apply"), "max_create": _INT, "max_close": _INT,
+                "closing_enabled": _BOOL},
     "cleanup": {
         **{name: _LIST for name in ("critical_dirs", "protected_patterns", "temp_patterns",
                                     "automation_registry_files")},
@@ -78,6 +96,10 @@ DOMAIN_OPTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
         "temp_dirs": _LIST,
         "weekly_execute": _BOOL,
         "expired_execute": _BOOL,
+        # Acting policy: the sensor quarantines only with mode "execute", at most max_deletions files a run.
+        "mode": _choice("dry-run", "execute"),
+        "max_deletions": _INT,
+        "allow_tracked": _BOOL,
     },
     "security": {"skip_rules": _LIST, "min_severity": _STR},
     "new_findings": {"severity": _STR, "assets": _DICT},

@@ -96,6 +96,9 @@ def test_candidates_sensor_dry_run_execute_and_cli_restore(
 ) -> None:
     write_config({"name": "demo", "path": str(repo.root)})
     defs = cleanup_definitions()
+    # The Dagster database is shared by the session: the sensor starts after what earlier tests materialised.
+    earlier = dagster_instance.fetch_materializations(dg.AssetKey("cleanup_candidates"), limit=1).records
+    start = str(earlier[0].storage_id) if earlier else None
     (outcome,) = run_snapshots(
         dagster_instance,
         ["demo"],
@@ -127,7 +130,7 @@ def test_candidates_sensor_dry_run_execute_and_cli_restore(
 
     # The sensor asks for one dry run of today's partition, then nothing more for the same materialisation.
     key = snapshot_key("demo", TODAY)
-    ctx = dg.build_sensor_context(instance=dagster_instance, cursor=None)
+    ctx = dg.build_sensor_context(instance=dagster_instance, cursor=start)
     requests = [r for r in cleanup_sensors.cleanup_dry_run_sensor(ctx) if isinstance(r, dg.RunRequest)]
     assert [r.partition_key for r in requests] == [key]
     assert requests[0].run_config["ops"]["cleanup_actions"]["config"]["execute"] is False

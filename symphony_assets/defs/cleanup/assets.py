@@ -1,8 +1,9 @@
 """Cleanup assets: ``cleanup_candidates`` (rules over the inventory), ``cleanup_actions`` (the quarantine
 executor, a dry run unless told otherwise) and ``stale_processes`` (long-running leftovers, stale temp files).
 
-Acting is opt-in twice over: run config ``execute: true`` and only on today's partition. Everything moved
-goes to ``<quarantine>/<run_id>/`` and ``symphony cleanup restore RUN_ID`` puts it back.
+Acting is opt-in twice over: run config ``execute: true`` and only on today's partition; the global kill
+switch (``SYMPHONY_ACTING=off`` or the stopped ``acting_enabled`` sensor) turns any run into a dry run.
+Everything moved goes to ``<quarantine>/<run_id>/`` and ``symphony cleanup restore RUN_ID`` puts it back.
 """
 
 import hashlib
@@ -44,6 +45,7 @@ from symphony_assets.defs.snapshots import (
     utc_today,
 )
 from symphony_assets.lifecycle import RegistryCorrupt, load_registry, remove_entries
+from symphony_assets.resources.acting import run_switch_reason
 from symphony_assets.resources.git import GitResource, Snapshot
 from symphony_assets.resources.postgres import PostgresResource
 from symphony_assets.resources.quarantine import (
@@ -369,6 +371,11 @@ def cleanup_actions(
     today = utc_today()
     frames: dict[str, pd.DataFrame] = {}
     metas: dict[str, dict[str, Any]] = {}
+    blocked = run_switch_reason(context) if config.execute else None
+    if blocked:
+        # A run queued before the switch was pulled still only records what it would have done.
+        context.log.warning(f"execute requested, but {blocked}: a dry run instead")
+        config = config.model_copy(update={"execute": False, "allow_tracked": False})
     with ExitStack() as locks:
         for key, name, day in run_partitions(context):
             if day != today:
@@ -556,6 +563,10 @@ def stale_processes(
     queued or in progress, so it never stops work that is still wanted."""
     busy = other_active_runs(context.instance, context.run.run_id)
     today = utc_today()
+    blocked = run_switch_reason(context) if config.execute else None
+    if blocked:
+        context.log.warning(f"execute requested, but {blocked}: a report only")
+        config = config.model_copy(update={"execute": False})
     frames: dict[str, pd.DataFrame] = {}
     metas: dict[str, dict[str, Any]] = {}
     for key, name, day in run_partitions(context):

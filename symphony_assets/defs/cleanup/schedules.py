@@ -1,7 +1,8 @@
 """Weekly cleanup review and the daily 4 AM sweep of expired transient files.
 
 Both are dry runs unless the codebase opts in (``cleanup: {weekly_execute: true}`` or
-``cleanup: {expired_execute: true}`` in symphony.yaml); acting always needs that explicit yes.
+``cleanup: {expired_execute: true}`` in symphony.yaml); acting always needs that explicit yes, and the
+global kill switch (``SYMPHONY_ACTING=off``, the stopped ``acting_enabled`` sensor) turns them into dry runs.
 """
 
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ import dagster as dg
 from symphony_assets.config import ConfigError, load_config
 from symphony_assets.defs.partitions import CODEBASE, snapshot_key
 from symphony_assets.defs.snapshots import utc_today
+from symphony_assets.resources.acting import sensor_switch_reason
 
 CLEANUP_WEEKLY_JOB = "cleanup_weekly_job"
 CLEANUP_EXPIRED_JOB = "cleanup_expired_job"
@@ -43,8 +45,9 @@ def _opted_in(name: str, key: str) -> bool:
 def cleanup_weekly_schedule(context: dg.ScheduleEvaluationContext) -> Iterator[dg.RunRequest]:
     """Mondays after the daily snapshot: today's partition of every codebase, one run each."""
     day = utc_today()
+    blocked = sensor_switch_reason(context)
     for name in context.instance.get_dynamic_partitions(CODEBASE):
-        execute = _opted_in(name, "weekly_execute")
+        execute = _opted_in(name, "weekly_execute") and blocked is None
         ops = {
             "cleanup_actions": {"config": {"execute": execute}},
             "stale_processes": {"config": {"execute": execute}},
@@ -62,8 +65,9 @@ def cleanup_weekly_schedule(context: dg.ScheduleEvaluationContext) -> Iterator[d
 def cleanup_expired_schedule(context: dg.ScheduleEvaluationContext) -> Iterator[dg.RunRequest]:
     """Every day at 4 AM UTC: registry entries past their expiry go through the same executor."""
     day = utc_today()
+    blocked = sensor_switch_reason(context)
     for name in context.instance.get_dynamic_partitions(CODEBASE):
-        config = {"only_expired": True, "execute": _opted_in(name, "expired_execute")}
+        config = {"only_expired": True, "execute": _opted_in(name, "expired_execute") and blocked is None}
         yield dg.RunRequest(
             run_key=f"cleanup-expired|{name}|{day}",
             partition_key=snapshot_key(name, day),

@@ -29,6 +29,7 @@ from symphony_assets.defs.snapshots import (
     utc_today,
 )
 from symphony_assets.defs.tracker.schemas import TRACKER_ISSUES
+from symphony_assets.resources.acting import run_switch_reason
 from symphony_assets.resources.postgres import Database, PostgresResource
 from symphony_assets.resources.tracker import (
     BuiltinTracker,
@@ -231,6 +232,10 @@ def tracker_issues(
     today = utc_today()
     frames: dict[str, pd.DataFrame] = {}
     metas: dict[str, dict[str, Any]] = {}
+    blocked = None if config.dry_run else run_switch_reason(context)
+    if blocked:
+        context.log.warning(f"apply requested, but {blocked}: a dry run instead")
+        config = config.model_copy(update={"dry_run": True})
     for key, name, day in run_partitions(context):
         todo_rows = _for_key(todo_list, key)
         if todo_rows is None:
