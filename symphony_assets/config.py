@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from symphony_assets.resources.mirrors import is_git_url, mirror_path
+
 CONFIG_ENV = "SYMPHONY_CONFIG"
 HOME_ENV = "SYMPHONY_HOME"
 WAREHOUSE_ENV = "SYMPHONY_WAREHOUSE"
@@ -81,7 +83,7 @@ DOMAIN_OPTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
     },
 }  # fmt: skip
 _CODEBASE_KEYS = {"name": _STR, "path": _STR, "machine": _STR, "branch": _STR, "exclude": _LIST,
-                  "skip_dirs": _LIST}  # fmt: skip
+                  "skip_dirs": _LIST, "root": _STR}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,11 @@ class Codebase:
     branch: str | None = None
     exclude: tuple[str, ...] = ()
     skip_dirs: tuple[str, ...] = DEFAULT_SKIP_DIRS
+    #: The remote a codebase given by git URL is mirrored from; ``path`` is then its bare mirror under
+    #: ``$SYMPHONY_HOME/mirrors`` and every partition, today's included, is read from git objects.
+    url: str | None = None
+    #: A sub-folder of the repository that is the whole codebase (``main_pc_code``); "" for all of it.
+    root: str = ""
     #: Free-form per-domain settings, e.g. ``{"imports": {"source_roots": ["src"]}, "cleanup": {...}}``.
     options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
@@ -121,6 +128,11 @@ class SymphonyConfig:
 
 def symphony_home() -> Path:
     return Path(os.environ.get(HOME_ENV) or "var").absolute()
+
+
+def mirrors_root() -> Path:
+    """Where the bare mirrors of codebases given by URL live (a cache: any worker can rebuild it)."""
+    return symphony_home() / "mirrors"
 
 
 def warehouse_root() -> str:
@@ -252,9 +264,19 @@ def _codebase(entry: Any, i: int, path: Path, lines: _Lines) -> Codebase:
                     f"codebase {name!r}: unknown {key} option {option!r} (known: {known})", key, i
                 )
             _check_type(lines, i, key, option_value, allowed, f"codebase {name!r}: {key}.{option}")
-    cb_path = Path(os.path.expanduser(str(entry["path"])))
-    if not cb_path.is_absolute():
-        cb_path = (path.parent / cb_path).absolute()
+    raw_path = str(entry["path"])
+    url = raw_path if is_git_url(raw_path) else None
+    if url is not None:
+        cb_path = mirror_path(url, mirrors_root())
+    else:
+        cb_path = Path(os.path.expanduser(raw_path))
+        if not cb_path.is_absolute():
+            cb_path = (path.parent / cb_path).absolute()
+    sub = str(entry.get("root") or "").strip("/")
+    if sub and (Path(sub).is_absolute() or ".." in Path(sub).parts or "\\" in sub):
+        raise lines.error(
+            f"codebase {name!r}: 'root' must be a folder inside the repository, not {sub!r}", "root", i
+        )
     return Codebase(
         name=name,
         path=cb_path,
@@ -262,6 +284,8 @@ def _codebase(entry: Any, i: int, path: Path, lines: _Lines) -> Codebase:
         branch=entry.get("branch"),
         exclude=tuple(entry.get("exclude") or ()),
         skip_dirs=tuple(entry.get("skip_dirs") or DEFAULT_SKIP_DIRS),
+        url=url,
+        root=sub,
         options={k: v for k, v in entry.items() if k in DOMAIN_OPTIONS},
     )
 

@@ -21,9 +21,10 @@ import sqlalchemy.exc
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from dagster_postgres.utils import DagsterPostgresException
 
-from symphony_assets.config import symphony_home
+from symphony_assets.config import ConfigError, load_config, symphony_home
 from symphony_assets.defs.partitions import HOST, HOUR, snapshot_key
 from symphony_assets.orchestration import GPU_JOB, SNAPSHOT_JOB, TRACKER_JOB, sync_codebases
+from symphony_assets.resources.mirrors import MirrorError, refresh_mirror
 from symphony_assets.resources.postgres import (
     DAGSTER_URL_ENV,
     POSTGRES_URL_ENV,
@@ -141,6 +142,10 @@ def run_snapshots(
             tags[ASSET_PARTITION_RANGE_START_TAG] = start_key
             tags[ASSET_PARTITION_RANGE_END_TAG] = end_key
         kwargs["run_id"] = str(uuid.uuid4())
+        unreachable = _fetch_mirror(name, kwargs["run_id"])
+        if unreachable is not None:
+            outcomes.append(RunOutcome(name, span, False, error=unreachable))
+            continue
         if on_run is not None:
             on_run(name, kwargs["run_id"])
         try:
@@ -168,6 +173,22 @@ def run_snapshots(
         _collect(outcome, result)
         outcomes.append(outcome)
     return outcomes
+
+
+def _fetch_mirror(name: str, run_id: str) -> str | None:
+    """Fetch the mirror of a codebase given by URL before its run (the run's steps then reuse the fetch);
+    the error, naming the codebase, when it cannot be reached. Local codebases need nothing."""
+    try:
+        codebase = load_config().codebase(name)
+    except ConfigError:
+        return None  # the run itself reports a codebase it cannot find, with the file and line
+    if codebase.url is None:
+        return None
+    try:
+        refresh_mirror(codebase, run_id)
+    except MirrorError as exc:
+        return str(exc)
+    return None
 
 
 def run_partitions_of_job(
