@@ -29,6 +29,8 @@ from symphony_assets.resources.mirrors import MirrorError, refresh_mirror
 
 log = logging.getLogger(__name__)
 
+_GIT_EXECUTABLE = gitpython.Git.GIT_PYTHON_GIT_EXECUTABLE or "git"
+
 #: Files larger than this are listed with their size but not read (a 50 MB file is recorded, not loaded).
 DEFAULT_MAX_READ_BYTES = 16 * 1024 * 1024
 _GIT_ENV = {
@@ -123,6 +125,8 @@ class Repo:
         self.bare = found.bare or found.working_tree_dir is None
         self.root = Path(found.git_dir if self.bare else str(found.working_tree_dir))
         found.close()
+        self._git = gitpython.Git(self.root)
+        self._git.update_environment(**_GIT_ENV)
         self.subdir = subdir.strip("/")
         self._prefix = os.fsencode(self.subdir) + b"/" if self.subdir else b""
 
@@ -138,18 +142,26 @@ class Repo:
         return raw[len(self._prefix) :] if raw.startswith(self._prefix) else None
 
     def run(self, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
-        proc = subprocess.run(
-            ["git", *args],
-            cwd=self.root,
-            input=input,
-            capture_output=True,
-            env={**os.environ, **_GIT_ENV},
-            check=False,
-        )
-        if check and proc.returncode != 0:
-            err = proc.stderr.decode("utf-8", "replace").strip()
-            raise GitError(f"codebase {self.name!r}: git {' '.join(args[:3])} failed: {err}")
-        return proc.stdout
+        """One git command through GitPython's command layer; stdout as bytes (``-z`` output intact)."""
+        command = [_GIT_EXECUTABLE, *args]
+        if input is None:
+            status, out, err = self._git.execute(
+                command,
+                with_extended_output=True,
+                with_exceptions=False,
+                stdout_as_string=False,
+                strip_newline_in_stdout=False,
+            )
+        else:
+            # Keep GitPython's handle while the process runs: dropping it kills the process.
+            handle = self._git.execute(command, istream=subprocess.PIPE, as_process=True)
+            assert handle.proc is not None
+            out, err = handle.proc.communicate(input)
+            status = handle.proc.returncode
+        if check and status != 0:
+            text = err.decode("utf-8", "replace") if isinstance(err, bytes) else str(err)
+            raise GitError(f"codebase {self.name!r}: git {' '.join(args[:3])} failed: {text.strip()}")
+        return out if isinstance(out, bytes) else os.fsencode(out)
 
     def head(self, branch: str | None = None) -> tuple[str, datetime] | None:
         """The branch's newest commit (a URL codebase's today), or None for a branch with no commits."""
@@ -221,15 +233,14 @@ class Repo:
         """Stream blob contents through one ``cat-file --batch`` process, in the order asked."""
         if not oids:
             return
-        proc = subprocess.Popen(
-            ["git", "cat-file", "--batch"],
-            cwd=self.root,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env={**os.environ, **_GIT_ENV},
+        # One persistent ``cat-file --batch`` for the whole read (what GitPython's object database runs),
+        # fed by a thread so git never waits for us to ask for the next blob.
+        handle = self._git.execute(
+            [_GIT_EXECUTABLE, "cat-file", "--batch"], istream=subprocess.PIPE, as_process=True
         )
-        assert proc.stdin is not None and proc.stdout is not None
+        proc = handle.proc
+        assert proc is not None
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         stdin = proc.stdin
 
         def feed() -> None:
@@ -258,6 +269,8 @@ class Repo:
             proc.stdout.close()
             writer.join(timeout=5)
             proc.wait(timeout=30)
+            proc.stderr.close()
+            del handle
 
     # -- the working tree ------------------------------------------------------------------------
 
