@@ -100,6 +100,7 @@ class Codebase:
     #: ``$SYMPHONY_HOME/mirrors`` and every partition, today's included, is read from git objects.
     url: str | None = None
     #: A sub-folder of the repository that is the whole codebase (``main_pc_code``); "" for all of it.
+    #: For a local codebase ``path`` already ends in it; for a URL codebase ``path`` is the mirror.
     root: str = ""
     #: Free-form per-domain settings, e.g. ``{"imports": {"source_roots": ["src"]}, "cleanup": {...}}``.
     options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
@@ -277,6 +278,9 @@ def _codebase(entry: Any, i: int, path: Path, lines: _Lines) -> Codebase:
         raise lines.error(
             f"codebase {name!r}: 'root' must be a folder inside the repository, not {sub!r}", "root", i
         )
+    if sub and url is None:
+        # A local codebase's path is its own folder (cleanup acts there); git still reads the repository.
+        cb_path = cb_path / sub
     return Codebase(
         name=name,
         path=cb_path,

@@ -208,18 +208,20 @@ def run_backfill(
     parallel_runs: int = 1,
     log_level: str = "WARNING",
     timeout_s: float | None = None,
+    run_processes: bool | None = None,
 ) -> list[RunOutcome]:
     """A backfill as the run queue would launch it: one run per chunk (:func:`backfill_chunks`), each
     executed by the code location's executor (``SYMPHONY_EXECUTOR``: multiprocess, or Celery workers).
 
-    One run at a time executes in this process; with ``parallel_runs`` > 1 each run gets its own process,
-    as the daemon's run launcher does (dagster-celery's result polling is not safe across threads of one
-    process). Past ``timeout_s`` the runs still going are killed and :class:`TimeoutError` names them.
+    One run at a time executes in this process; with ``parallel_runs`` > 1 (or ``run_processes``) each
+    run gets its own process, as the daemon's run launcher does (dagster-celery's result polling is not
+    safe across threads of one process). Past ``timeout_s`` the runs still going are killed and
+    :class:`TimeoutError` names them.
     """
     chunks = backfill_chunks(codebases, first, last, days_per_run or _policy_days())
     sync_codebases(instance)
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
-    if parallel_runs <= 1:
+    if not (parallel_runs > 1 if run_processes is None else run_processes):
         return [_run_chunk(instance, chunk, assets, log_level) for chunk in chunks]
     ref = serialize_value(instance.get_ref())
     pending = list(enumerate(chunks))
@@ -227,7 +229,7 @@ def run_backfill(
     results: dict[int, RunOutcome] = {}
     try:
         while pending or running:
-            while pending and len(running) < parallel_runs:
+            while pending and len(running) < max(1, parallel_runs):
                 index, (name, start, end) = pending.pop(0)
                 spec = json.dumps({"instance": ref, "codebase": name, "first": str(start), "last": str(end),
                                    "assets": list(assets or []), "log_level": log_level})  # fmt: skip

@@ -677,7 +677,8 @@ class GitResource(dg.ConfigurableResource):
     _fetched: set[str] = PrivateAttr(default_factory=set)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._run_id = context.run_id
+        # ``context.run`` rather than ``context.run_id``, which goes through a deprecated property.
+        self._run_id = context.run.run_id if context.run is not None else None
 
     def snapshot(self, codebase: Codebase, day: date, today: date | None = None) -> Snapshot:
         if codebase.url is not None and str(codebase.path) not in self._fetched:
