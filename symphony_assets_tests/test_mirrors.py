@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import socket
 import subprocess
 import sys
 import textwrap
@@ -40,6 +41,19 @@ def test_url_forms_and_redaction() -> None:
     for path in ("/srv/agents", "relative/dir", "C:/x", "~/code"):
         assert not is_git_url(path), path
     assert redact_url("https://bot:s3cret@h.example/o/r.git") == "https://bot@h.example/o/r.git"
+
+
+def test_an_unreachable_url_with_a_token_never_shows_the_token(write_config, symphony_env: Path) -> None:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    url = f"http://bot:s3cret@127.0.0.1:{sock.getsockname()[1]}/org/repo.git"
+    sock.close()  # nothing listens there: git fails at once, and quotes the URL in its message
+    write_config({"name": "private", "path": url})
+    with pytest.raises(MirrorError) as info:
+        refresh_mirror(load_config().codebase("private"))
+    text = str(info.value)
+    assert text.startswith("codebase 'private': cannot fetch http://bot@127.0.0.1:")
+    assert "s3cret" not in text and "s3cret" not in repr(info.value.__cause__)
 
 
 def test_file_url_codebase_runs_through_the_assets_from_a_bare_mirror(

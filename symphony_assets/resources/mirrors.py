@@ -34,6 +34,7 @@ LOCK_TIMEOUT_S = 900
 #: A clone or fetch that takes longer than this is killed (an unreachable host that never answers).
 FETCH_TIMEOUT_S = 1800
 _STAMP = "symphony-fetched-run"
+_USERINFO_SECRET = re.compile(r"(://[^/@:\s]+):[^@/\s]+@")
 _SCP_LIKE = re.compile(r"^[\w.~-]+@[\w.-]+:(?!//)")
 _SCHEMES = ("https://", "http://", "ssh://", "git://", "file://", "git+ssh://", "ssh+git://")
 #: Never ask for a password or a host key: a worker has no terminal, and a prompt would hang the run.
@@ -121,7 +122,9 @@ def refresh_mirror(codebase: Codebase, run_id: str | None = None) -> Path:
             f"{LOCK_TIMEOUT_S} s"
         ) from exc
     except (git.GitCommandError, git.InvalidGitRepositoryError, OSError) as exc:
-        raise MirrorError(f"codebase {codebase.name!r}: cannot fetch {shown}: {_reason(exc)}") from exc
+        # git's own message may quote the URL, password included: strip every ``user:secret@``.
+        reason = _USERINFO_SECRET.sub(r"\1@", _reason(exc))
+        raise MirrorError(f"codebase {codebase.name!r}: cannot fetch {shown}: {reason}") from None
     return path
 
 
