@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck validate pytest browser bench ui clean
+.PHONY: install run test lint typecheck validate pytest browser redis bench ui clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,15 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } || \
 	  echo "chromium not installed: the UI test will fail"
 
-pytest: install browser
+# Debian's redis-server for the Celery test (root and apt only; the test starts its own on 127.0.0.1).
+redis:
+	@command -v redis-server >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null) ; } || \
+	  echo "redis-server not installed: the Celery test will fail"
+	@# Debian's package starts a system-wide server on 6379; the tests start their own, so stop that one.
+	@[ "$$(id -u)" = 0 ] && command -v systemctl >/dev/null 2>&1 && systemctl disable --now redis-server >/dev/null 2>&1 || true
+
+pytest: install browser redis
 	$(BIN)/pytest -q
 
 test: lint typecheck validate pytest

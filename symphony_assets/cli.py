@@ -249,6 +249,56 @@ EXTRA_COMMANDS.append(gate_command)  # `symphony check`: the CI gate
 EXTRA_COMMANDS.append(automation_commands)  # `symphony automation register|import|list`
 
 
+def worker_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``symphony worker``: a Celery worker that executes the steps of runs sent with
+    ``SYMPHONY_EXECUTOR=celery`` (see ``symphony_assets/executors.py``)."""
+
+    def start(args: argparse.Namespace) -> int:
+        import socket
+
+        from symphony_assets.executors import BROKER_ENV, QUEUE
+        from symphony_assets.runner import DATABASE_ERRORS, prepare_environment
+
+        if args.broker:
+            os.environ[BROKER_ENV] = args.broker
+        if not os.environ.get(BROKER_ENV):
+            _err(f"no broker: set {BROKER_ENV} (e.g. redis://127.0.0.1:6379/0) or pass --broker")
+            return 2
+        try:
+            load_config()
+            prepare_environment()
+        except ConfigError as exc:
+            _err(str(exc))
+            return 2
+        except DATABASE_ERRORS as exc:
+            _err(f"PostgreSQL is not reachable: {exc}")
+            return 1
+        found = config_path()
+        if found is not None:
+            os.environ["SYMPHONY_CONFIG"] = str(found.absolute())
+        name = f"{args.name or 'symphony'}@{socket.gethostname()}"
+        argv = [
+            sys.executable, "-m", "celery", "-A", "symphony_assets.celery_app", "worker",
+            "-n", name, "-Q", QUEUE, "--pool", args.pool, "--concurrency", str(args.concurrency),
+            "--prefetch-multiplier", "1", "--loglevel", args.loglevel, "--without-gossip", "--without-mingle",
+        ]  # fmt: skip
+        _out(f"Celery worker {name} on {os.environ[BROKER_ENV].split('@')[-1]}, queue {QUEUE}")
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.execve(sys.executable, argv, os.environ.copy())
+
+    worker = sub.add_parser("worker", help="a Celery worker for runs sent with SYMPHONY_EXECUTOR=celery")
+    worker.add_argument("--name", help="worker name (the host name is appended); default 'symphony'")
+    worker.add_argument("--broker", help="broker URL (default: $SYMPHONY_BROKER_URL)")
+    worker.add_argument("--concurrency", type=int, default=os.cpu_count() or 1, help="steps at a time")
+    worker.add_argument("--pool", choices=["prefork", "solo", "threads"], default="prefork")
+    worker.add_argument("--loglevel", default="INFO")
+    worker.set_defaults(handler=start)
+
+
+EXTRA_COMMANDS.append(worker_command)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler

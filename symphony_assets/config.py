@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from symphony_assets.core.git_urls import is_git_url, mirror_path
+
 CONFIG_ENV = "SYMPHONY_CONFIG"
 HOME_ENV = "SYMPHONY_HOME"
 WAREHOUSE_ENV = "SYMPHONY_WAREHOUSE"
@@ -108,7 +110,7 @@ DOMAIN_OPTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "agents": {"config_globs": _LIST, "agent_globs": _LIST, "list_keys": _LIST},
 }  # fmt: skip
 _CODEBASE_KEYS = {"name": _STR, "path": _STR, "machine": _STR, "branch": _STR, "exclude": _LIST,
-                  "skip_dirs": _LIST, "owners": _LIST}  # fmt: skip
+                  "skip_dirs": _LIST, "owners": _LIST, "root": _STR}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,12 @@ class Codebase:
     skip_dirs: tuple[str, ...] = DEFAULT_SKIP_DIRS
     #: Who looks after this codebase (emails or ``team:name``), shown on each of its partitions in the UI.
     owners: tuple[str, ...] = ()
+    #: The remote a codebase given by git URL is mirrored from; ``path`` is then its bare mirror under
+    #: ``$SYMPHONY_HOME/mirrors`` and every partition, today's included, is read from git objects.
+    url: str | None = None
+    #: A sub-folder of the repository that is the whole codebase (``main_pc_code``); "" for all of it.
+    #: For a local codebase ``path`` already ends in it; for a URL codebase ``path`` is the mirror.
+    root: str = ""
     #: Free-form per-domain settings, e.g. ``{"imports": {"source_roots": ["src"]}, "cleanup": {...}}``.
     options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
@@ -150,6 +158,11 @@ class SymphonyConfig:
 
 def symphony_home() -> Path:
     return Path(os.environ.get(HOME_ENV) or "var").absolute()
+
+
+def mirrors_root() -> Path:
+    """Where the bare mirrors of codebases given by URL live (a cache: any worker can rebuild it)."""
+    return symphony_home() / "mirrors"
 
 
 def warehouse_root() -> str:
@@ -281,9 +294,22 @@ def _codebase(entry: Any, i: int, path: Path, lines: _Lines) -> Codebase:
                     f"codebase {name!r}: unknown {key} option {option!r} (known: {known})", key, i
                 )
             _check_type(lines, i, key, option_value, allowed, f"codebase {name!r}: {key}.{option}")
-    cb_path = Path(os.path.expanduser(str(entry["path"])))
-    if not cb_path.is_absolute():
-        cb_path = (path.parent / cb_path).absolute()
+    raw_path = str(entry["path"])
+    url = raw_path if is_git_url(raw_path) else None
+    if url is not None:
+        cb_path = mirror_path(url, mirrors_root())
+    else:
+        cb_path = Path(os.path.expanduser(raw_path))
+        if not cb_path.is_absolute():
+            cb_path = (path.parent / cb_path).absolute()
+    sub = str(entry.get("root") or "").strip("/")
+    if sub and (Path(sub).is_absolute() or ".." in Path(sub).parts or "\\" in sub):
+        raise lines.error(
+            f"codebase {name!r}: 'root' must be a folder inside the repository, not {sub!r}", "root", i
+        )
+    if sub and url is None:
+        # A local codebase's path is its own folder (cleanup acts there); git still reads the repository.
+        cb_path = cb_path / sub
     return Codebase(
         name=name,
         path=cb_path,
@@ -292,6 +318,8 @@ def _codebase(entry: Any, i: int, path: Path, lines: _Lines) -> Codebase:
         exclude=tuple(entry.get("exclude") or ()),
         skip_dirs=tuple(entry.get("skip_dirs") or DEFAULT_SKIP_DIRS),
         owners=tuple(str(o) for o in entry.get("owners") or ()),
+        url=url,
+        root=sub,
         options={k: v for k, v in entry.items() if k in DOMAIN_OPTIONS},
     )
 

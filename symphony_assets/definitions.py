@@ -5,6 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from symphony_assets.executors import executor_from_env
 from symphony_assets.orchestration import (
     codebase_sync_sensor,
     daily_snapshot_schedule,
@@ -38,5 +39,7 @@ def defs() -> dg.Definitions:
             jobs=[snapshot_job(domains.resolve_all_asset_specs()), gpu_hour_job],
             schedules=[daily_snapshot_schedule],
             sensors=[codebase_sync_sensor, run_failure_webhook],
+            # Launched runs: multiprocess by default, Celery workers with SYMPHONY_EXECUTOR=celery.
+            executor=executor_from_env(),
         ),
     )

@@ -6,8 +6,12 @@ the same Postgres-backed Dagster instance, the same IO manager.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,11 +24,14 @@ import psycopg2
 import sqlalchemy.exc
 from dagster_postgres.utils import DagsterPostgresException
 
-from symphony_assets.config import symphony_home
+from symphony_assets.config import ConfigError, load_config, symphony_home
 from symphony_assets.core.names import RANGE_END_TAG as ASSET_PARTITION_RANGE_END_TAG
 from symphony_assets.core.names import RANGE_START_TAG as ASSET_PARTITION_RANGE_START_TAG
+from symphony_assets.core.partition_keys import CODEBASE as CODEBASE_DIM
+from symphony_assets.core.partition_keys import DATE as DATE_DIM
 from symphony_assets.defs.partitions import HOST, HOUR, snapshot_key
 from symphony_assets.orchestration import GPU_JOB, SNAPSHOT_JOB, TRACKER_JOB, sync_codebases
+from symphony_assets.resources.mirrors import MirrorError, refresh_mirror
 from symphony_assets.resources.postgres import (
     DAGSTER_URL_ENV,
     POSTGRES_URL_ENV,
@@ -142,6 +149,10 @@ def run_snapshots(
             tags[ASSET_PARTITION_RANGE_START_TAG] = start_key
             tags[ASSET_PARTITION_RANGE_END_TAG] = end_key
         kwargs["run_id"] = str(uuid.uuid4())
+        unreachable = _fetch_mirror(name, kwargs["run_id"])
+        if unreachable is not None:
+            outcomes.append(RunOutcome(name, span, False, error=unreachable))
+            continue
         if on_run is not None:
             on_run(name, kwargs["run_id"])
         try:
@@ -169,6 +180,162 @@ def run_snapshots(
         _collect(outcome, result)
         outcomes.append(outcome)
     return outcomes
+
+
+def backfill_chunks(
+    codebases: Sequence[str], first: date, last: date, days: int
+) -> list[tuple[str, date, date]]:
+    """(codebase, first day, last day) of each run of a backfill: one codebase per run, at most ``days``
+    days each (the snapshot assets' backfill policy), so each run keeps its blob reuse across its days."""
+    chunks = []
+    for name in codebases:
+        start = first
+        while start <= last:
+            end = min(last, start + timedelta(days=days - 1))
+            chunks.append((name, start, end))
+            start = end + timedelta(days=1)
+    return chunks
+
+
+def run_backfill(
+    instance: dg.DagsterInstance,
+    codebases: Sequence[str],
+    first: date,
+    last: date,
+    assets: Sequence[str] | None = None,
+    days_per_run: int | None = None,
+    parallel_runs: int = 1,
+    log_level: str = "WARNING",
+    timeout_s: float | None = None,
+    run_processes: bool | None = None,
+) -> list[RunOutcome]:
+    """A backfill as the run queue would launch it: one run per chunk (:func:`backfill_chunks`), each
+    executed by the code location's executor (``SYMPHONY_EXECUTOR``: multiprocess, or Celery workers).
+
+    One run at a time executes in this process; with ``parallel_runs`` > 1 (or ``run_processes``) each
+    run gets its own process, as the daemon's run launcher does (dagster-celery's result polling is not
+    safe across threads of one process). Past ``timeout_s`` the runs still going are killed and
+    :class:`TimeoutError` names them.
+    """
+    chunks = backfill_chunks(codebases, first, last, days_per_run or _policy_days())
+    sync_codebases(instance)
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    if not (parallel_runs > 1 if run_processes is None else run_processes):
+        return [_run_chunk(instance, chunk, assets, log_level) for chunk in chunks]
+    ref = dg.serialize_value(instance.get_ref())
+    pending = list(enumerate(chunks))
+    running: dict[int, subprocess.Popen[bytes]] = {}
+    results: dict[int, RunOutcome] = {}
+    try:
+        while pending or running:
+            while pending and len(running) < max(1, parallel_runs):
+                index, (name, start, end) = pending.pop(0)
+                spec = json.dumps({"instance": ref, "codebase": name, "first": str(start), "last": str(end),
+                                   "assets": list(assets or []), "log_level": log_level})  # fmt: skip
+                running[index] = subprocess.Popen(
+                    [sys.executable, "-m", "symphony_assets.runner", spec], stdout=subprocess.PIPE
+                )
+            for index, proc in list(running.items()):
+                if proc.poll() is None:
+                    continue
+                del running[index]
+                results[index] = _chunk_result(chunks[index], proc)
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"backfill runs not finished after {timeout_s} s: {[chunks[i] for i in running]}"
+                )
+            time.sleep(0.2)
+    finally:
+        for proc in running.values():
+            proc.kill()
+            proc.wait(timeout=30)
+    return [results[i] for i in range(len(chunks))]
+
+
+def _policy_days() -> int:
+    from symphony_assets.defs.snapshots import days_per_run
+
+    return days_per_run()
+
+
+def _chunk_result(chunk: tuple[str, date, date], proc: subprocess.Popen[bytes]) -> RunOutcome:
+    name, start, end = chunk
+    out = proc.stdout.read() if proc.stdout is not None else b""
+    if proc.stdout is not None:
+        proc.stdout.close()
+    lines = out.decode("utf-8", "replace").strip().splitlines()
+    try:
+        data = json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        return RunOutcome(name, _span(start, end), False, error=f"run process exited {proc.returncode}")
+    return RunOutcome(name, _span(start, end), bool(data["success"]), data.get("run_id"), data.get("error"))
+
+
+def snapshot_job_definition() -> dg.JobDefinition:
+    """The snapshot job, as ``dg.reconstructable`` rebuilds it in each step process."""
+    return load_definitions().resolve_job_def(SNAPSHOT_JOB)
+
+
+def _run_chunk(
+    instance: dg.DagsterInstance,
+    chunk: tuple[str, date, date],
+    assets: Sequence[str] | None,
+    log_level: str,
+) -> RunOutcome:
+    """One run of a backfill, executed here with the code location's executor."""
+    name, start, end = chunk
+    span = _span(start, end)
+    tags: dict[str, str] = {"symphony/codebase": name}
+    if start == end:
+        tags["dagster/partition"] = str(snapshot_key(name, start))
+        for dim, value in ((CODEBASE_DIM, name), (DATE_DIM, str(start))):
+            tags[f"dagster/partition/{dim}"] = value
+    else:
+        tags[ASSET_PARTITION_RANGE_START_TAG] = str(snapshot_key(name, start))
+        tags[ASSET_PARTITION_RANGE_END_TAG] = str(snapshot_key(name, end))
+    unreachable = _fetch_mirror(name, str(uuid.uuid4()))
+    if unreachable is not None:
+        return RunOutcome(name, span, False, error=unreachable)
+    with dg.execute_job(
+        dg.reconstructable(snapshot_job_definition),
+        instance=instance,
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        tags=tags,
+        asset_selection=[dg.AssetKey(a) for a in assets] if assets else None,
+    ) as result:
+        outcome = RunOutcome(name, span, result.success, result.run_id)
+        if not result.success:
+            outcome.error = "the run failed (see `symphony logs` or the Dagster UI)"
+    return outcome
+
+
+def _run_chunk_main(spec_json: str) -> int:
+    """``python -m symphony_assets.runner SPEC``: one backfill run in its own process; prints its outcome
+    as one JSON line."""
+    spec = json.loads(spec_json)
+    ref: Any = dg.deserialize_value(spec["instance"])  # an InstanceRef, serialised by run_backfill
+    chunk = (spec["codebase"], date.fromisoformat(spec["first"]), date.fromisoformat(spec["last"]))
+    with dg.DagsterInstance.from_ref(ref) as instance:
+        outcome = _run_chunk(instance, chunk, spec["assets"] or None, spec["log_level"])
+    sys.stdout.write(json.dumps({"success": outcome.success, "run_id": outcome.run_id,
+                                 "error": outcome.error}) + "\n")  # fmt: skip
+    return 0 if outcome.success else 1
+
+
+def _fetch_mirror(name: str, run_id: str) -> str | None:
+    """Fetch the mirror of a codebase given by URL before its run (the run's steps then reuse the fetch);
+    the error, naming the codebase, when it cannot be reached. Local codebases need nothing."""
+    try:
+        codebase = load_config().codebase(name)
+    except ConfigError:
+        return None  # the run itself reports a codebase it cannot find, with the file and line
+    if codebase.url is None:
+        return None
+    try:
+        refresh_mirror(codebase, run_id)
+    except MirrorError as exc:
+        return str(exc)
+    return None
 
 
 def run_partitions_of_job(
@@ -244,3 +411,7 @@ def _first_failure(result: dg.ExecuteInProcessResult) -> str:
 
 def date_range(first: date, last: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+if __name__ == "__main__":
+    sys.exit(_run_chunk_main(sys.argv[1]))

@@ -7,6 +7,7 @@ partition to Parquet and mirrors all of them into Postgres in one transaction.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any
@@ -17,6 +18,7 @@ import pandas as pd
 from symphony_assets.config import Codebase, ConfigError, load_config
 from symphony_assets.core.clock import utc_today
 from symphony_assets.defs.partitions import partition_columns, snapshot_partitions
+from symphony_assets.executors import execution_place
 from symphony_assets.resources.cache import AnalysisCache, CacheStats
 from symphony_assets.resources.git import CodebaseUnavailable, GitError, GitResource, Snapshot
 from symphony_assets.resources.postgres import PostgresResource
@@ -28,6 +30,18 @@ SnapshotFn = Callable[[Snapshot], tuple[pd.DataFrame, dict[str, Any]]]
 SNAPSHOT_RETRY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL)
 #: Runs over this many seconds are stopped by the run monitor (a stuck git or a huge repo).
 SNAPSHOT_MAX_RUNTIME_S = 3 * 3600
+#: A backfill is split into runs of at most this many partitions (days of one codebase): each run keeps
+#: its blob reuse across its days, and the run queue spreads the runs over the executor's workers.
+DAYS_PER_RUN_ENV = "SYMPHONY_DAYS_PER_RUN"
+DEFAULT_DAYS_PER_RUN = 31
+
+
+def days_per_run() -> int:
+    return max(1, int(os.environ.get(DAYS_PER_RUN_ENV) or DEFAULT_DAYS_PER_RUN))
+
+
+def snapshot_backfill_policy() -> dg.BackfillPolicy:
+    return dg.BackfillPolicy.multi_run(max_partitions_per_run=days_per_run())
 
 
 def snapshot_asset(schema: TableSchema, **kwargs: Any) -> Any:
@@ -38,7 +52,7 @@ def snapshot_asset(schema: TableSchema, **kwargs: Any) -> Any:
     return dg.asset(
         name=kwargs.pop("name", None),
         partitions_def=snapshot_partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        backfill_policy=snapshot_backfill_policy(),
         retry_policy=kwargs.pop("retry_policy", SNAPSHOT_RETRY),
         io_manager_key="warehouse_io_manager",
         metadata=metadata,
@@ -77,6 +91,7 @@ def snapshot_metadata(snapshot: Snapshot) -> dict[str, Any]:
         "machine": snapshot.codebase.machine,
         "commit": snapshot.commit or "(none)",
         "live_working_tree": snapshot.live,
+        **execution_place(),  # worker_host, worker_pid: which worker ran the step
     }
     if snapshot.commit_time is not None:
         meta["commit_time"] = snapshot.commit_time.isoformat()

@@ -15,8 +15,6 @@ from __future__ import annotations
 import os
 
 import dagster as dg
-from dagster._core.definitions.run_request import InstigatorType
-from dagster._core.scheduler.instigation import InstigatorStatus
 
 from symphony_assets.analysis.policy import acting_env_off
 
@@ -35,11 +33,11 @@ def switch_off_reason(
         return f"kill switch: {ACTING_ENV}={value}"
     if instance.schedule_storage is None:
         return None  # an ephemeral instance (tests, one-off runs) has no sensors to stop
-    states = instance.all_instigator_state(
-        instigator_type=InstigatorType.SENSOR, instigator_statuses={InstigatorStatus.STOPPED}
-    )
-    for state in states:
-        if state.name != ACTING_SENSOR:
+    # Compared by the enums' values: the enum classes live in private Dagster modules.
+    for state in instance.all_instigator_state():
+        if state.name != ACTING_SENSOR or state.instigator_type.value != "SENSOR":
+            continue
+        if state.status.value != "STOPPED":
             continue
         selector = state.repository_selector
         if location is not None and selector.location_name != location:

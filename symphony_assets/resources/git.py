@@ -21,10 +21,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import dagster as dg
+import git as gitpython
+from pydantic import PrivateAttr
 
 from symphony_assets.config import Codebase, symphony_home
+from symphony_assets.resources.mirrors import MirrorError, refresh_mirror
 
 log = logging.getLogger(__name__)
+
+_GIT_EXECUTABLE = gitpython.Git.GIT_PYTHON_GIT_EXECUTABLE or "git"
 
 #: Files larger than this are listed with their size but not read (a 50 MB file is recorded, not loaded).
 DEFAULT_MAX_READ_BYTES = 16 * 1024 * 1024
@@ -99,32 +104,72 @@ def end_of_day_utc(day: date) -> datetime:
 
 
 class Repo:
-    """Runs git in one repository; every call is a fresh subprocess, nothing is kept between runs."""
+    """Reads one repository: GitPython finds it (a work tree, or a bare mirror), and git itself, one
+    subprocess per question, answers (``ls-tree``, one ``log`` pass, one ``cat-file --batch`` stream per
+    read); nothing is kept between runs.
 
-    def __init__(self, path: Path, name: str = "") -> None:
+    ``subdir`` makes one folder of the repository the whole codebase: paths are relative to it and
+    nothing outside it is listed, read or counted.
+    """
+
+    def __init__(self, path: Path, name: str = "", subdir: str = "") -> None:
         self.path = Path(path)
         self.name = name or self.path.name
         if not self.path.exists():
             raise CodebaseUnavailable(f"codebase {self.name!r}: path {self.path} does not exist")
         try:
-            top = self.run("rev-parse", "--show-toplevel").strip()
-        except GitError as exc:
+            found = gitpython.Repo(self.path, search_parent_directories=True)
+        except (gitpython.InvalidGitRepositoryError, gitpython.NoSuchPathError) as exc:
             raise CodebaseUnavailable(f"codebase {self.name!r}: {self.path} is not a git repository") from exc
-        self.root = Path(top.decode("utf-8", "surrogateescape"))
+        #: A bare repository (the mirror of a codebase given by URL) has no working tree to scan.
+        self.bare = found.bare or found.working_tree_dir is None
+        self.root = Path(found.git_dir if self.bare else str(found.working_tree_dir))
+        found.close()
+        self._git = gitpython.Git(self.root)
+        self._git.update_environment(**_GIT_ENV)
+        self.subdir = subdir.strip("/")
+        self._prefix = os.fsencode(self.subdir) + b"/" if self.subdir else b""
+
+    @property
+    def work_dir(self) -> Path:
+        """The folder a live snapshot walks: the work tree, or its ``subdir``."""
+        return self.root / self.subdir if self.subdir else self.root
+
+    def _inside(self, raw: bytes) -> bytes | None:
+        """A repository path relative to ``subdir``; None when it lies outside."""
+        if not self._prefix:
+            return raw
+        return raw[len(self._prefix) :] if raw.startswith(self._prefix) else None
 
     def run(self, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
-        proc = subprocess.run(
-            ["git", *args],
-            cwd=self.path,
-            input=input,
-            capture_output=True,
-            env={**os.environ, **_GIT_ENV},
-            check=False,
-        )
-        if check and proc.returncode != 0:
-            err = proc.stderr.decode("utf-8", "replace").strip()
-            raise GitError(f"codebase {self.name!r}: git {' '.join(args[:3])} failed: {err}")
-        return proc.stdout
+        """One git command through GitPython's command layer; stdout as bytes (``-z`` output intact)."""
+        command = [_GIT_EXECUTABLE, *args]
+        if input is None:
+            status, out, err = self._git.execute(
+                command,
+                with_extended_output=True,
+                with_exceptions=False,
+                stdout_as_string=False,
+                strip_newline_in_stdout=False,
+            )
+        else:
+            # Keep GitPython's handle while the process runs: dropping it kills the process.
+            handle = self._git.execute(command, istream=subprocess.PIPE, as_process=True)
+            assert handle.proc is not None
+            out, err = handle.proc.communicate(input)
+            status = handle.proc.returncode
+        if check and status != 0:
+            text = err.decode("utf-8", "replace") if isinstance(err, bytes) else str(err)
+            raise GitError(f"codebase {self.name!r}: git {' '.join(args[:3])} failed: {text.strip()}")
+        return out if isinstance(out, bytes) else os.fsencode(out)
+
+    def head(self, branch: str | None = None) -> tuple[str, datetime] | None:
+        """The branch's newest commit (a URL codebase's today), or None for a branch with no commits."""
+        ref = branch or "HEAD"
+        out = self.run("log", "-1", "--format=%H %ct", ref + "^{commit}", "--", check=False).split()
+        if len(out) != 2:
+            return None
+        return out[0].decode(), datetime.fromtimestamp(int(out[1]), tz=UTC)
 
     # -- commits --------------------------------------------------------------------------------
 
@@ -144,12 +189,16 @@ class Repo:
     # -- trees ----------------------------------------------------------------------------------
 
     def tree_entries(self, commit: str) -> list[FileEntry]:
-        out = self.run("ls-tree", "-r", "-z", "--full-tree", commit)
+        scope = ["--", self.subdir + "/"] if self.subdir else []
+        out = self.run("ls-tree", "-r", "-z", "--full-tree", commit, *scope)
         entries = []
         for record in out.split(b"\0"):
             if not record:
                 continue
-            meta, _, raw = record.partition(b"\t")
+            meta, _, full = record.partition(b"\t")
+            raw = self._inside(full)
+            if not raw:
+                continue
             mode, otype, oid = meta.decode().split()
             kind = {"120000": "symlink", "160000": "submodule"}.get(mode, "file")
             entries.append(
@@ -184,15 +233,14 @@ class Repo:
         """Stream blob contents through one ``cat-file --batch`` process, in the order asked."""
         if not oids:
             return
-        proc = subprocess.Popen(
-            ["git", "cat-file", "--batch"],
-            cwd=self.path,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env={**os.environ, **_GIT_ENV},
+        # One persistent ``cat-file --batch`` for the whole read (what GitPython's object database runs),
+        # fed by a thread so git never waits for us to ask for the next blob.
+        handle = self._git.execute(
+            [_GIT_EXECUTABLE, "cat-file", "--batch"], istream=subprocess.PIPE, as_process=True
         )
-        assert proc.stdin is not None and proc.stdout is not None
+        proc = handle.proc
+        assert proc is not None
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         stdin = proc.stdin
 
         def feed() -> None:
@@ -221,6 +269,8 @@ class Repo:
             proc.stdout.close()
             writer.join(timeout=5)
             proc.wait(timeout=30)
+            proc.stderr.close()
+            del handle
 
     # -- the working tree ------------------------------------------------------------------------
 
@@ -230,7 +280,10 @@ class Repo:
         for record in out.split(b"\0"):
             if not record:
                 continue
-            meta, _, raw = record.partition(b"\t")
+            meta, _, full = record.partition(b"\t")
+            raw = self._inside(full)
+            if not raw:
+                continue
             mode, oid, _stage = meta.decode().split()
             entries[raw] = (mode, oid)
         return entries
@@ -242,7 +295,9 @@ class Repo:
         for record in out.split(b"\0"):
             if len(record) < 4:
                 continue
-            xy, raw = record[:2].decode(), record[3:]
+            xy, raw = record[:2].decode(), self._inside(record[3:])
+            if not raw:
+                continue
             if "D" in xy:
                 changes[raw] = "deleted"
             elif "A" in xy:
@@ -254,8 +309,13 @@ class Repo:
     def ignored(self, paths: Sequence[bytes]) -> set[bytes]:
         if not paths:
             return set()
-        out = self.run("check-ignore", "-z", "--stdin", input=b"\0".join(paths) + b"\0", check=False)
-        return {p for p in out.split(b"\0") if p}
+        given = b"\0".join(self._prefix + p for p in paths) + b"\0"
+        out = self.run("check-ignore", "-z", "--stdin", input=given, check=False)
+        return {inner for p in out.split(b"\0") if p and (inner := self._inside(p))}
+
+    def _relative(self) -> list[str]:
+        """``log`` options that keep only paths inside ``subdir``, relative to it."""
+        return [f"--relative={self.subdir}/"] if self.subdir else []
 
     def log_pass(self, commit: str) -> dict[bytes, FileHistory]:
         """Last author, last commit time and commit count per path, from ONE ``git log`` pass.
@@ -266,7 +326,7 @@ class Repo:
         """
         out = self.run(
             "log", "-z", "--format=%x01%H%x1f%an <%ae>%x1f%ct", "--name-only", "--no-renames",
-            "--diff-merges=combined", commit,
+            "--diff-merges=combined", commit, *self._relative(),
         )  # fmt: skip
         history: dict[bytes, FileHistory] = {}
         counts: dict[bytes, int] = {}
@@ -282,7 +342,7 @@ class Repo:
         """Commits touching each path between ``since`` and ``commit`` (one ``git log`` pass)."""
         out = self.run(
             "log", "-z", "--format=%x01%H", "--name-only", "--no-renames", "--diff-merges=combined",
-            f"--since={since.isoformat()}", commit,
+            f"--since={since.isoformat()}", commit, *self._relative(),
         )  # fmt: skip
         counts: dict[bytes, int] = {}
         for _header, path in _log_records(out):
@@ -300,7 +360,7 @@ class Repo:
         """
         out = self.run(
             "log", "-z", "--format=%x01%H %P%x1f%ct", "--name-only", "--no-renames",
-            "--diff-merges=combined", f"--since={since.isoformat()}", tip,
+            "--diff-merges=combined", f"--since={since.isoformat()}", tip, *self._relative(),
         )  # fmt: skip
         commits: list[tuple[str, int, list[bytes]]] = []
         parents: list[list[str]] = []
@@ -453,7 +513,7 @@ class Snapshot:
 
     def _read_disk(self, entry: FileEntry) -> ReadResult:
         assert self.repo is not None
-        full = os.path.join(os.fsencode(self.repo.root), entry.raw_path)
+        full = os.path.join(os.fsencode(self.repo.work_dir), entry.raw_path)
         try:
             fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
         except FileNotFoundError:
@@ -483,13 +543,21 @@ def _excluded(path: str, patterns: Sequence[str]) -> bool:
 def take_snapshot(
     codebase: Codebase, day: date, today: date | None = None, max_read_bytes: int = DEFAULT_MAX_READ_BYTES
 ) -> Snapshot:
-    """The codebase at the end of ``day``; ``day == today`` (UTC) also sees the working tree."""
-    repo = Repo(codebase.path, codebase.name)
+    """The codebase at the end of ``day``; ``day == today`` (UTC) also sees the working tree.
+
+    A codebase with no working tree (given by URL: a bare mirror) has its branch head as today's
+    partition, read from git objects like any other day.
+    """
+    repo = Repo(codebase.path, codebase.name, codebase.root)
     today = today or datetime.now(UTC).date()
-    at = repo.commit_at(day, codebase.branch)
+    live = day == today and not repo.bare
+    at = repo.head(codebase.branch) if day == today and repo.bare else repo.commit_at(day, codebase.branch)
     commit, commit_time = at if at else (None, None)
-    live = day == today
     if live:
+        if codebase.root and not repo.work_dir.is_dir():
+            raise CodebaseUnavailable(
+                f"codebase {codebase.name!r}: root {codebase.root!r} is not a folder of {repo.root}"
+            )
         files = _live_entries(repo, codebase)
     elif commit is not None:
         files = _with_link_targets(
@@ -538,7 +606,7 @@ def _is_same_dir(path: bytes, identity: tuple[int, int] | None) -> bool:
 def _live_entries(repo: Repo, codebase: Codebase) -> list[FileEntry]:
     index = repo.index_entries()
     changes = repo.tracked_changes()
-    root = os.fsencode(repo.root)
+    root = os.fsencode(repo.work_dir)
     skip = {os.fsencode(d) for d in codebase.skip_dirs} | {b".git"}
     own = _own_home_identity()
     seen: dict[bytes, os.stat_result] = {}
@@ -597,9 +665,26 @@ def _live_entries(repo: Repo, codebase: Codebase) -> list[FileEntry]:
 
 
 class GitResource(dg.ConfigurableResource):
-    """Hands out snapshots; configurable read limit for huge files."""
+    """Hands out snapshots; configurable read limit for huge files.
+
+    A codebase given by URL is read from its mirror, fetched (with prune) once per run: the run id
+    comes from the step the resource is set up for, so the other steps of the run, in this process or
+    another one on this machine, reuse that fetch.
+    """
 
     max_read_bytes: int = DEFAULT_MAX_READ_BYTES
+    _run_id: str | None = PrivateAttr(default=None)
+    _fetched: set[str] = PrivateAttr(default_factory=set)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # ``context.run`` rather than ``context.run_id``, which goes through a deprecated property.
+        self._run_id = context.run.run_id if context.run is not None else None
 
     def snapshot(self, codebase: Codebase, day: date, today: date | None = None) -> Snapshot:
+        if codebase.url is not None and str(codebase.path) not in self._fetched:
+            try:
+                refresh_mirror(codebase, self._run_id)
+            except MirrorError as exc:
+                raise CodebaseUnavailable(str(exc)) from exc
+            self._fetched.add(str(codebase.path))
         return take_snapshot(codebase, day, today=today, max_read_bytes=self.max_read_bytes)

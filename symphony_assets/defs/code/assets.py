@@ -45,6 +45,7 @@ from symphony_assets.defs.snapshots import (
     md_table,
     partitioned_output,
     run_partitions,
+    snapshot_backfill_policy,
     snapshot_metadata,
     take,
 )
@@ -710,7 +711,7 @@ def _out(name: str, description: str, schema: Any, version: str) -> dg.AssetOut:
     },
     check_specs=[NO_MARKERS_CHECK, BROAD_EXCEPT_CHECK, NO_NEW_MARKERS_CHECK, NO_NEW_FINDINGS_CHECK],
     partitions_def=snapshot_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=snapshot_backfill_policy(),
     retry_policy=SNAPSHOT_RETRY,
     op_tags={"dagster/max_runtime": SNAPSHOT_MAX_RUNTIME_S},
     can_subset=True,
