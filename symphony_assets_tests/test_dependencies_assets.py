@@ -62,7 +62,8 @@ def _run(instance: Any, pg_url: str, home: Path, codebase: str, selection: list[
 
 
 def _table(db: Database, name: str, codebase: str) -> pd.DataFrame:
-    return db.read_frame(f"SELECT * FROM symphony.{name} WHERE codebase = %s", (codebase,))
+    """This test's partition only: other tests of the session may use the same codebase name."""
+    return db.read_frame(f"SELECT * FROM symphony.{name} WHERE codebase = %s AND date = %s", (codebase, DAY))
 
 
 def _meta(result: Any, asset: str) -> dict[str, Any]:
