@@ -15,6 +15,7 @@ import pytest
 from filelock import FileLock
 
 from symphony_assets.config import ConfigError, load_config
+from symphony_assets.defs.partitions import snapshot_key
 from symphony_assets.resources.git import take_snapshot
 from symphony_assets.resources.mirrors import MirrorError, is_git_url, redact_url, refresh_mirror
 from symphony_assets.runner import run_snapshots
@@ -210,3 +211,30 @@ def test_root_must_stay_inside_the_repository(write_config, tmp_path: Path) -> N
     path = write_config({"name": "x", "path": str(tmp_path), "root": "../elsewhere"})
     with pytest.raises(ConfigError, match="'root' must be a folder inside the repository"):
         load_config(path)
+
+
+def test_cleanup_never_acts_on_a_url_codebases_mirror(
+    dagster_instance, git_repo: GitRepo, write_config, symphony_env: Path
+) -> None:
+    """A URL codebase's path is our bare mirror: an execute run of cleanup_actions moves nothing there."""
+    from symphony_assets_tests.test_cleanup_assets import cleanup_definitions, run_job
+
+    git_repo.write("tmp_old.csv", "a,b\n" * 20)
+    git_repo.write("config", "looks like the mirror's own config file\n")
+    git_repo.commit("junk", when="2024-03-02T10:00:00+00:00")
+    write_config({"name": "remote", "path": git_repo.root.as_uri()})
+    defs = cleanup_definitions()
+    (outcome,) = run_snapshots(
+        dagster_instance, ["remote"], TODAY, TODAY, assets=["file_inventory", "cleanup_candidates"],
+        definitions=defs,
+    )  # fmt: skip
+    assert outcome.success, outcome.error
+    (mirror,) = (symphony_env / "mirrors").glob("*.git")
+    before = sorted(p.relative_to(mirror).as_posix() for p in mirror.rglob("*"))
+    config = {"ops": {"cleanup_actions": {"config": {"execute": True, "allow_tracked": True}}}}
+    done = run_job(defs, dagster_instance, "cleanup_dry_run_job", str(snapshot_key("remote", TODAY)), config)
+    assert sorted(p.relative_to(mirror).as_posix() for p in mirror.rglob("*")) == before
+    assert not (symphony_env / "quarantine" / "remote").exists()
+    (mat,) = [e.materialization for e in done.get_asset_materialization_events()]
+    assert "cleanup acts only on local codebases" in str(mat.metadata["note"].value)
+    assert mat.metadata["dagster/row_count"].value == 0  # not even a planned or refused action

@@ -404,6 +404,11 @@ def _act_on_today(
     """One codebase's cleanup run; its partition also keeps the rows of the day's earlier runs."""
     today = utc_today()
     codebase = codebase_named(name)
+    if codebase.url:
+        # Its path is our bare mirror, not a working tree: there is nothing of the user's to clean here.
+        note = f"{name} is given by URL ({codebase.path} is a mirror): cleanup acts only on local codebases"
+        context.log.info(f"{key}: {note}")
+        return CLEANUP_ACTIONS.frame([]), {"summary": "nothing to do", "note": note}
     gone: list[str] = []
     if config.only_expired:
         try:
