@@ -6,18 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from symphony_assets.config import Codebase, ConfigError, load_config
-
-
-def _codebase(name: str | None) -> Codebase:
-    config = load_config()
-    if name:
-        return config.codebase(name)
-    here = Path.cwd().resolve()
-    for cb in config.codebases:
-        if here == cb.path.resolve() or cb.path.resolve() in here.parents:
-            return cb
-    return config.codebases[0]
+from symphony_assets.config import ConfigError, load_config
 
 
 def _register(args: argparse.Namespace) -> int:
@@ -25,7 +14,7 @@ def _register(args: argparse.Namespace) -> int:
     from symphony_assets.resources.automation import AutomationError, register
 
     try:
-        codebase = _codebase(args.codebase)
+        codebase = load_config().named_or_current(args.codebase)
         interpreter, path, extra = split_command(
             [*args.interpreter.split(), args.path] if args.interpreter else [args.path]
         )
@@ -55,7 +44,7 @@ def _import(args: argparse.Namespace) -> int:
     from symphony_assets.resources.automation import AutomationError, import_conductor
 
     try:
-        written, problems = import_conductor(_codebase(args.codebase), Path(args.source))
+        written, problems = import_conductor(load_config().named_or_current(args.codebase), Path(args.source))
     except (ConfigError, AutomationError) as exc:
         sys.stderr.write(f"symphony: automation: {exc}\n")
         return 2
@@ -70,7 +59,8 @@ def _list(args: argparse.Namespace) -> int:
     from symphony_assets.resources.automation import load_registry
 
     try:
-        codebases = [_codebase(args.codebase)] if args.codebase else list(load_config().codebases)
+        config = load_config()
+        codebases = [config.codebase(args.codebase)] if args.codebase else list(config.codebases)
     except ConfigError as exc:
         sys.stderr.write(f"symphony: automation: {exc}\n")
         return 2

@@ -155,6 +155,16 @@ class SymphonyConfig:
     def names(self) -> list[str]:
         return [cb.name for cb in self.codebases]
 
+    def named_or_current(self, name: str | None) -> Codebase:
+        """The codebase ``name``; with none, the one the current directory is in, else the first."""
+        if name:
+            return self.codebase(name)
+        here = Path.cwd().resolve()
+        for cb in self.codebases:
+            if here == cb.path.resolve() or cb.path.resolve() in here.parents:
+                return cb
+        return self.codebases[0]
+
 
 def symphony_home() -> Path:
     return Path(os.environ.get(HOME_ENV) or "var").absolute()

@@ -12,7 +12,6 @@ import logging
 import sys
 import warnings
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from symphony_assets.analysis.gate import KINDS, GateFinding, compare, markdown, parse_kinds
@@ -156,22 +155,11 @@ def _drift(snapshot: Snapshot, cache: Any) -> list[GateFinding]:
 
 
 # ---------------------------------------------------------------------------------------------- CLI
-def _codebase(name: str | None) -> Codebase:
-    config = load_config()
-    if name:
-        return config.codebase(name)
-    here = Path.cwd().resolve()
-    for cb in config.codebases:
-        if here == cb.path.resolve() or cb.path.resolve() in here.parents:
-            return cb
-    return config.codebases[0]
-
-
 def run_check(args: argparse.Namespace) -> int:
     """Exit 0 when nothing new of the chosen kinds, 1 when something is, 2 when the check cannot run."""
     try:
         kinds = parse_kinds(args.fail_on)
-        codebase = _codebase(args.codebase)
+        codebase = load_config().named_or_current(args.codebase)
         target = snapshot_of(codebase, args.commit)
         baseline_ref = args.baseline or (f"{args.commit}^" if args.commit else "HEAD")
         baseline = snapshot_of(codebase, baseline_ref)
