@@ -60,6 +60,23 @@ def snapshot_asset(schema: TableSchema, **kwargs: Any) -> Any:
     )
 
 
+def input_for(value: Any, key: str) -> pd.DataFrame | None:
+    """One partition's frame of an input: the IO manager hands a frame for one day and a dict of frames
+    (``None`` where a day has no partition) for a range."""
+    found = value.get(key) if isinstance(value, Mapping) else value
+    return found if isinstance(found, pd.DataFrame) else None
+
+
+def required_input(value: Any, key: str, asset: str) -> pd.DataFrame:
+    """:func:`input_for`, failing the step with a plain message when that day's partition is missing."""
+    frame = input_for(value, key)
+    if frame is None:
+        raise dg.Failure(
+            description=f"{key}: {asset} has no partition for this day; materialise {asset} first"
+        )
+    return frame
+
+
 def run_partitions(context: dg.AssetExecutionContext) -> list[tuple[str, str, date]]:
     """(partition key, codebase, day) for every partition of this run, in order."""
     out = []

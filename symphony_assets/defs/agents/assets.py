@@ -10,7 +10,7 @@ named ``*agent*``), ``list_keys`` (only lists and mappings under these keys decl
 """
 
 import fnmatch
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
@@ -24,8 +24,10 @@ from symphony_assets.defs.gpu.assets import is_agent_path
 from symphony_assets.defs.newness import NewFindings, new_findings_spec
 from symphony_assets.defs.snapshots import (
     codebase_named,
+    input_for,
     md_table,
     partitioned_output,
+    required_input,
     run_partitions,
     snapshot_asset,
     snapshot_metadata,
@@ -156,8 +158,6 @@ def agent_registry(
     name, script_path/module, port, host, dependencies) joined with the agent files found and the
     ports the code binds: declared but missing, present but undeclared, declared twice, port in the
     configuration differs from the code, dependency on an undeclared agent."""
-    inventories = inventory if isinstance(inventory, Mapping) else {context.partition_key: inventory}
-    port_maps = port_map if isinstance(port_map, Mapping) else {context.partition_key: port_map}
     cache = AnalysisCache(postgres.database())
     newness = NewFindings(
         NO_NEW_REGISTRY_PROBLEMS,
@@ -170,18 +170,15 @@ def agent_registry(
     metas: dict[str, dict[str, Any]] = {}
     for key, name, day in run_partitions(context):
         codebase = codebase_named(name)
-        own = inventories.get(key)
-        if own is None:
-            raise dg.Failure(
-                description=f"{key}: file_inventory has no partition for this day; materialise it first"
-            )
+        own = required_input(inventory, key, "file_inventory")
+        ports = input_for(port_map, key)
         snapshot = take(git, codebase, day)
-        df, meta, stats = compute_agent_registry(snapshot, cache, own, port_maps.get(key))
+        df, meta, stats = compute_agent_registry(snapshot, cache, own, ports)
         totals.analysed += stats.analysed
         totals.reused += stats.reused
         frames[key] = df = newness.mark(key, codebase, day, df)
         metas[key] = {**snapshot_metadata(snapshot), **meta, **registry_metadata(df), **stats.metadata()}
-        if port_maps.get(key) is None:
+        if ports is None:
             metas[key]["note"] = "port_map partition missing: ports in code unknown"
         context.log.info(f"{key}: {metas[key]['problems']} agent registry problems")
     yield partitioned_output(context, frames, metas, {f"run_{k}": v for k, v in totals.metadata().items()})

@@ -37,6 +37,7 @@ from symphony_assets.defs.cleanup.schemas import CLEANUP_ACTIONS, CLEANUP_CANDID
 from symphony_assets.defs.partitions import snapshot_partitions
 from symphony_assets.defs.snapshots import (
     codebase_named,
+    input_for,
     md_table,
     output_partitions,
     run_partitions,
@@ -148,10 +149,6 @@ def _facts(row: dict[str, Any], day: date) -> FileFacts:
     )
 
 
-def _for_key(value: Any, key: str) -> Any:
-    return value.get(key) if isinstance(value, dict) else value
-
-
 # ------------------------------------------------------------------------------------ cleanup_candidates
 def compute_candidates(
     snapshot: Snapshot,
@@ -255,7 +252,7 @@ def cleanup_candidates(
             audit = AuditLog(connect_factory(postgres.database().url), name)
             with audit.session():
                 held = audit.held()
-        df, meta = compute_candidates(snapshot, _for_key(file_inventory, key), rules_for(codebase), held)
+        df, meta = compute_candidates(snapshot, input_for(file_inventory, key), rules_for(codebase), held)
         meta["held_after_restore"] = len(held)
         frames[key], metas[key] = df, meta
         context.log.info(f"{key}: {meta['candidates']} candidates, {meta['review']} for review")
@@ -416,7 +413,7 @@ def _act_on_today(
         except RegistryCorrupt as exc:
             raise dg.Failure(description=str(exc)) from exc
     else:
-        cands = candidates_from_frame(_for_key(cleanup_candidates, key), config.include_review)
+        cands = candidates_from_frame(input_for(cleanup_candidates, key), config.include_review)
     ex = CleanupExecutor(
         codebase.path,
         quarantine_dir(codebase),

@@ -12,7 +12,7 @@ opencv-python}``), ``ignore_modules`` and ``ignore_packages``.
 
 import functools
 import importlib.metadata
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -40,8 +40,10 @@ from symphony_assets.defs.newness import (
 )
 from symphony_assets.defs.snapshots import (
     codebase_named,
+    input_for,
     md_table,
     partitioned_output,
+    required_input,
     run_partitions,
     snapshot_asset,
     snapshot_metadata,
@@ -219,8 +221,6 @@ def dependency_usage_asset(
     imported (unused), imported but only pulled in by another declared package (transitive). Each row
     shows where its module-to-distribution mapping came from (config, maintained table, installed
     metadata, same name)."""
-    decls = declarations if isinstance(declarations, Mapping) else {context.partition_key: declarations}
-    graphs = graph if isinstance(graph, Mapping) else {context.partition_key: graph}
     cache = AnalysisCache(postgres.database())
     history = History(ASSET)
     totals = CacheStats()
@@ -230,13 +230,9 @@ def dependency_usage_asset(
     severities: dict[str, dg.AssetCheckSeverity] = {}
     for key, name, day in run_partitions(context):
         codebase = codebase_named(name)
-        if decls.get(key) is None:
-            raise dg.Failure(
-                description=f"{key}: dependency_declarations has no partition for this day;"
-                " materialise it first"
-            )
+        own = required_input(declarations, key, "dependency_declarations")
         snapshot = take(git, codebase, day)
-        df, meta, stats = compute_dependency_usage(snapshot, cache, decls.get(key), graphs.get(key))
+        df, meta, stats = compute_dependency_usage(snapshot, cache, own, input_for(graph, key))
         totals.analysed += stats.analysed
         totals.reused += stats.reused
         previous = history.previous(name, day)

@@ -27,6 +27,7 @@ from symphony_assets.defs.snapshots import (
     codebase_named,
     md_table,
     partitioned_output,
+    required_input,
     run_partitions,
     snapshot_asset,
     snapshot_metadata,
@@ -300,7 +301,6 @@ def duplicate_code(
     copies: the same path with different content on a codebase of another machine, with a
     similarity figure and the last commit on each side. Identical copies on other machines are
     counted, not reported."""
-    inventories = inventory if isinstance(inventory, Mapping) else {context.partition_key: inventory}
     cache = AnalysisCache(postgres.database())
     warehouse = Warehouse()
     newness = NewFindings(
@@ -314,11 +314,7 @@ def duplicate_code(
     metas: dict[str, dict[str, Any]] = {}
     for key, name, day in run_partitions(context):
         codebase = codebase_named(name)
-        own_inventory = inventories.get(key)
-        if own_inventory is None:
-            raise dg.Failure(
-                description=f"{key}: file_inventory has no partition for this day; materialise it first"
-            )
+        own_inventory = required_input(inventory, key, "file_inventory")
         others, missing = [], []
         for cb in _other_codebases(name):
             other_inv = warehouse.read("file_inventory", {"codebase": cb.name, "date": str(day)})

@@ -9,7 +9,7 @@ EMPTY with the reason in its metadata.
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import dagster as dg
@@ -21,6 +21,7 @@ from symphony_assets.defs.gpu.schemas import AGENT_INVENTORY, GPU_UTILISATION
 from symphony_assets.defs.partitions import gpu_partitions, partition_columns
 from symphony_assets.defs.snapshots import (
     codebase_named,
+    input_for,
     md_table,
     output_partitions,
     partitioned_output,
@@ -427,17 +428,11 @@ def agent_inventory(
         df, meta = build_agent_inventory(
             machine=codebase.machine,
             root=str(codebase.path),
-            inventory=_for_key(file_inventory, key),
-            findings=_for_key(code_findings, key),
-            ports=_for_key(port_map, key),
+            inventory=input_for(file_inventory, key),
+            findings=input_for(code_findings, key),
+            ports=input_for(port_map, key),
             procs=load_process_samples(db, hosts, start, start + dt.timedelta(days=1)),
         )
         frames[key], metas[key] = df, {"codebase": name, "gpu_hosts": ", ".join(hosts), **meta}
         context.log.info(f"{key}: {len(df)} agents; upstream missing: {meta['upstream_missing']}")
     return output_partitions(context, frames, metas)
-
-
-def _for_key(value: Any, key: str) -> pd.DataFrame | None:
-    """One partition's frame of an input (a frame for one day, a dict of frames for a range)."""
-    found = value.get(key) if isinstance(value, Mapping) else value
-    return found if isinstance(found, pd.DataFrame) else None

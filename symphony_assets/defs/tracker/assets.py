@@ -23,7 +23,9 @@ from symphony_assets.config import Codebase
 from symphony_assets.core.names import TRIGGER_TAG
 from symphony_assets.defs.snapshots import (
     codebase_named,
+    input_for,
     output_partitions,
+    required_input,
     run_partitions,
     snapshot_asset,
     utc_today,
@@ -191,13 +193,6 @@ def result_metadata(result: ReconcileResult, tracker: str, notes: Mapping[str, s
     return meta
 
 
-def _for_key(value: Any, key: str) -> pd.DataFrame | None:
-    if isinstance(value, Mapping):
-        found = value.get(key)
-        return found if isinstance(found, pd.DataFrame) else None
-    return value if isinstance(value, pd.DataFrame) else None
-
-
 @snapshot_asset(
     TRACKER_ISSUES,
     # Every asset a source can read is a declared input, so the lineage shows where findings come from.
@@ -237,14 +232,10 @@ def tracker_issues(
         context.log.warning(f"apply requested, but {blocked}: a dry run instead")
         config = config.model_copy(update={"dry_run": True})
     for key, name, day in run_partitions(context):
-        todo_rows = _for_key(todo_list, key)
-        if todo_rows is None:
-            raise dg.Failure(
-                description=f"{key}: todo_list has no partition for this day; materialise todo_list first"
-            )
+        todo_rows = required_input(todo_list, key, "todo_list")
         codebase = codebase_named(name)
         sources = list(codebase.option(DOMAIN, "sources") or config.sources)
-        upstream = {asset: _for_key(value, key) for asset, value in inputs.items()}
+        upstream = {asset: input_for(value, key) for asset, value in inputs.items()}
         findings, notes = gather_findings(codebase, day, todo_rows, sources, upstream)
         acting = not config.dry_run and day == today
         if not config.dry_run and day != today:
