@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,7 @@ from symphony_assets.orchestration import run_failure_webhook
 from symphony_assets.resources.postgres import Database
 from symphony_assets_tests.gitrepo import GitRepo
 from symphony_assets_tests.materialize import materialize_days
+from symphony_assets_tests.webhook import Webhook
 
 TODAY = dt.datetime.now(dt.UTC).date()
 
@@ -70,6 +69,7 @@ def test_registered_scripts_run_with_retries_timeout_dependencies_and_health(
     db: Database,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    webhook: Webhook,
 ) -> None:
     sched = "*/5 * * * *"
     flaky_args = ["--schedule", sched, "--retries", "2", "--retry-delay", "0", "--timeout", "30"]
@@ -132,36 +132,21 @@ def test_registered_scripts_run_with_retries_timeout_dependencies_and_health(
     started = time.monotonic()
     slow = jobs[job_name("ops", "slow")].execute_in_process(instance=dagster_instance, raise_on_error=False)
     assert not slow.success and time.monotonic() - started < 30
-    received: list[dict[str, Any]] = []
-
-    class Hook(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        monkeypatch.setenv("SYMPHONY_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/hook")
-        broken = jobs[job_name("ops", "broken")].execute_in_process(
-            instance=dagster_instance, raise_on_error=False
-        )
-        assert not broken.success
-        failure = next(e for e in dagster_instance.all_logs(broken.run_id)
-                       if e.dagster_event and e.dagster_event.is_run_failure)  # fmt: skip
-        run_failure_webhook(
-            dg.build_run_status_sensor_context(
-                sensor_name="run_failure_webhook", dagster_instance=dagster_instance,
-                dagster_run=dagster_instance.get_run_by_id(broken.run_id),
-                dagster_event=failure.dagster_event,
-            ).for_run_failure()
-        )  # fmt: skip
-    finally:
-        server.shutdown()
+    received = webhook.received
+    monkeypatch.setenv("SYMPHONY_WEBHOOK_URL", webhook.url)
+    broken = jobs[job_name("ops", "broken")].execute_in_process(
+        instance=dagster_instance, raise_on_error=False
+    )
+    assert not broken.success
+    failure = next(e for e in dagster_instance.all_logs(broken.run_id)
+                   if e.dagster_event and e.dagster_event.is_run_failure)  # fmt: skip
+    run_failure_webhook(
+        dg.build_run_status_sensor_context(
+            sensor_name="run_failure_webhook", dagster_instance=dagster_instance,
+            dagster_run=dagster_instance.get_run_by_id(broken.run_id),
+            dagster_event=failure.dagster_event,
+        ).for_run_failure()
+    )  # fmt: skip
     assert [r["run_id"] for r in received] == [broken.run_id]
     assert received[0]["job"] == job_name("ops", "broken")
 

@@ -4,11 +4,8 @@ Postgres size; the check warns past the thresholds and the warning reaches the w
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +19,7 @@ from symphony_assets.defs.partitions import HOST, HOUR
 from symphony_assets.resources.postgres import Database
 from symphony_assets_tests.gitrepo import GitRepo
 from symphony_assets_tests.materialize import real_resources
+from symphony_assets_tests.webhook import Webhook
 
 
 def test_judge_directions() -> None:
@@ -36,7 +34,7 @@ def test_judge_directions() -> None:
 
 def test_machine_health_reads_warns_and_alerts(
     dagster_instance: Any, pg_url: str, symphony_env: Path, tmp_path: Path, write_config: Any,
-    db: Database, monkeypatch: pytest.MonkeyPatch,
+    db: Database, monkeypatch: pytest.MonkeyPatch, webhook: Webhook,
 ) -> None:  # fmt: skip
     repo = GitRepo(tmp_path / "box")
     repo.write("README.md", "# box\n")
@@ -45,20 +43,8 @@ def test_machine_health_reads_warns_and_alerts(
     for name in ("tmp_a.csv", "tmp_b.csv", "scratch/tmp_c.txt"):
         os.utime(repo.write(name, "x" * 100), (old, old))
     write_config({"name": "box", "path": str(repo.root), "machine": "healthbox"})
-    received: list[dict[str, Any]] = []
-
-    class Hook(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("SYMPHONY_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/hook")
+    received = webhook.received
+    monkeypatch.setenv("SYMPHONY_WEBHOOK_URL", webhook.url)
     monkeypatch.setenv("SYMPHONY_MACHINE", "healthbox")
     # The schedule asks for the hour in progress of this machine.
     now = dt.datetime.now(dt.UTC)
@@ -68,14 +54,11 @@ def test_machine_health_reads_warns_and_alerts(
     key = request.partition_key
     assert key.keys_by_dimension == {HOST: "healthbox", HOUR: now.strftime("%Y-%m-%d-%H:00")}
     config = {"temp_files_max": 2, "failed_runs_max": 100000, "disk_free_min_pct": 0.0}
-    try:
-        result = dg.materialize(
-            [machine_health], partition_key=key, instance=dagster_instance,
-            resources=real_resources(pg_url, symphony_env),
-            run_config={"ops": {"machine_health": {"config": config}}},
-        )  # fmt: skip
-    finally:
-        server.shutdown()
+    result = dg.materialize(
+        [machine_health], partition_key=key, instance=dagster_instance,
+        resources=real_resources(pg_url, symphony_env),
+        run_config={"ops": {"machine_health": {"config": config}}},
+    )  # fmt: skip
     assert result.success
     rows = db.read_frame(
         "SELECT metric, subject, value, status FROM symphony.machine_health WHERE host = %s", ("healthbox",)

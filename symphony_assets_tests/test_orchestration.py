@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import dagster as dg
 
@@ -54,44 +51,27 @@ def test_definitions_hold_the_snapshot_job_without_sensor_only_assets() -> None:
 
 
 def test_failure_webhook_posts_the_failed_run(
-    dagster_instance, write_config, git_repo: GitRepo, tmp_path, monkeypatch
+    dagster_instance, write_config, git_repo: GitRepo, tmp_path, monkeypatch, webhook
 ) -> None:
-    received: list[dict[str, object]] = []
-
-    class Hook(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers["Content-Length"])
-            received.append(json.loads(self.rfile.read(length)))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Hook)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        monkeypatch.setenv("SYMPHONY_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/hook")
-        write_config({"name": "broken", "path": str(tmp_path / "nowhere")})
-        today = dt.datetime.now(dt.UTC).date()
-        (outcome,) = run_snapshots(dagster_instance, ["broken"], today, today, assets=["file_inventory"])
-        assert not outcome.success
-        run = dagster_instance.get_run_by_id(outcome.run_id)
-        failure = next(
-            e
-            for e in dagster_instance.all_logs(outcome.run_id)
-            if e.dagster_event and e.dagster_event.is_run_failure
-        )
-        context = dg.build_run_status_sensor_context(
-            sensor_name="run_failure_webhook",
-            dagster_instance=dagster_instance,
-            dagster_run=run,
-            dagster_event=failure.dagster_event,
-        ).for_run_failure()
-        run_failure_webhook(context)
-    finally:
-        server.shutdown()
+    received = webhook.received
+    monkeypatch.setenv("SYMPHONY_WEBHOOK_URL", webhook.url)
+    write_config({"name": "broken", "path": str(tmp_path / "nowhere")})
+    today = dt.datetime.now(dt.UTC).date()
+    (outcome,) = run_snapshots(dagster_instance, ["broken"], today, today, assets=["file_inventory"])
+    assert not outcome.success
+    run = dagster_instance.get_run_by_id(outcome.run_id)
+    failure = next(
+        e
+        for e in dagster_instance.all_logs(outcome.run_id)
+        if e.dagster_event and e.dagster_event.is_run_failure
+    )
+    context = dg.build_run_status_sensor_context(
+        sensor_name="run_failure_webhook",
+        dagster_instance=dagster_instance,
+        dagster_run=run,
+        dagster_event=failure.dagster_event,
+    ).for_run_failure()
+    run_failure_webhook(context)
     assert len(received) == 1
     assert received[0]["run_id"] == outcome.run_id
     assert received[0]["partition"] == f"broken|{today}"
