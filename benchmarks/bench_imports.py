@@ -278,7 +278,7 @@ def main() -> int:
             b_edges, failures = broken[-1][1], broken[-1][3]
             same = {(e.importer, e.imported) for e in b_edges} == ours_set
             print(
-                f"ours with {failures} unparseable files (tree-sitter fallback): "
+                f"ours with {failures} unparseable files (recovering parser): "
                 f"wall best {best([r[0] for r in broken], 'wall'):.3f} s, same edges as before: {same}"
             )
             try:
