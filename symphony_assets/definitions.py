@@ -7,11 +7,12 @@ import dagster as dg
 
 from symphony_assets.executors import executor_from_env
 from symphony_assets.orchestration import (
+    after_every_codebase_sensor,
     codebase_sync_sensor,
     daily_snapshot_schedule,
     gpu_hour_job,
     run_failure_webhook,
-    snapshot_job,
+    snapshot_jobs,
 )
 
 
@@ -36,9 +37,9 @@ def defs() -> dg.Definitions:
     return dg.Definitions.merge(
         domains,
         dg.Definitions(
-            jobs=[snapshot_job(domains.resolve_all_asset_specs()), gpu_hour_job],
+            jobs=[*snapshot_jobs(domains.resolve_all_asset_specs()), gpu_hour_job],
             schedules=[daily_snapshot_schedule],
-            sensors=[codebase_sync_sensor, run_failure_webhook],
+            sensors=[codebase_sync_sensor, run_failure_webhook, after_every_codebase_sensor],
             # Launched runs: multiprocess by default, Celery workers with SYMPHONY_EXECUTOR=celery.
             executor=executor_from_env(),
         ),

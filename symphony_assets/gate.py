@@ -101,7 +101,7 @@ def _ports(snapshot: Snapshot, cache: Any) -> list[GateFinding]:
     from symphony_assets.defs.ports.assets import compute_port_conflicts, compute_port_map
 
     own, _ = compute_port_map(snapshot, cache)
-    df, _ = compute_port_conflicts(snapshot.codebase.name, own, {}, None)
+    df, _ = compute_port_conflicts({snapshot.codebase.name: own})
     return [
         GateFinding("port", str(r["conflict_key"]), f"port {r['port']} ({r['components']}): {r['sites']}")
         for r in _records(df)
@@ -146,7 +146,7 @@ def _drift(snapshot: Snapshot, cache: Any) -> list[GateFinding]:
     from symphony_assets.defs.dependencies.assets import compute_declarations, compute_drift
 
     own, _ = compute_declarations(snapshot, cache)
-    df, _ = compute_drift(snapshot.codebase.name, own, {})
+    df, _ = compute_drift({snapshot.codebase.name: own})
     return [
         GateFinding("drift", f"{r['package']}|{r['status']}", f"{r['package']} {r['status']}: {r['versions']}"
                     f" in {r['files']}")

@@ -16,13 +16,22 @@ import requests
 
 from symphony_assets.config import ConfigError, load_config
 from symphony_assets.core.names import (  # noqa: F401 - re-exported
+    CROSS_JOB,
+    FLEET_JOB,
     GPU_JOB,
+    PHASE_TAG,
     SNAPSHOT_JOB,
     TRACKER_JOB,
     TRIGGER_TAG,
     WEBHOOK_ENV,
 )
-from symphony_assets.defs.partitions import CODEBASE, HOST, snapshot_key, snapshot_partitions
+from symphony_assets.defs.partitions import (
+    CODEBASE,
+    HOST,
+    daily_partitions,
+    snapshot_key,
+    snapshot_partitions,
+)
 from symphony_assets.defs.snapshots import SNAPSHOT_MAX_RUNTIME_S, utc_today
 
 log = logging.getLogger(__name__)
@@ -30,20 +39,64 @@ log = logging.getLogger(__name__)
 #: Assets that act on the world (cleanup, tracker) carry this tag and run only when their sensor says.
 
 
-def snapshot_job(specs: Iterable[dg.AssetSpec]) -> dg.UnresolvedAssetJobDefinition:
-    """Every codebase x date asset except those only a sensor starts."""
-    keys = [
+def phase_keys(specs: Iterable[dg.AssetSpec], phase: str) -> list[dg.AssetKey]:
+    """The assets of one phase of the daily snapshot (``PHASE_TAG``), leaving out those only a sensor
+    starts: ``codebase`` (codebase x day, one run per codebase), ``fleet`` (by day over every codebase)
+    and ``cross`` (codebase x day, reading every codebase's partitions of the day)."""
+    wanted = daily_partitions if phase == "fleet" else snapshot_partitions
+    return [
         spec.key
         for spec in specs
-        if spec.partitions_def is snapshot_partitions and spec.tags.get(TRIGGER_TAG) != "sensor"
+        if spec.partitions_def is wanted
+        and spec.tags.get(TRIGGER_TAG) != "sensor"
+        and spec.tags.get(PHASE_TAG, "codebase") == phase
     ]
+
+
+#: The run monitor stops a run past this many seconds (a stuck git, a pathological repo).
+_SNAPSHOT_TAGS = {"symphony/kind": "snapshot", "dagster/max_runtime": str(SNAPSHOT_MAX_RUNTIME_S)}
+
+
+def snapshot_job(specs: Iterable[dg.AssetSpec]) -> dg.UnresolvedAssetJobDefinition:
+    """Every codebase x date asset of one codebase's own (phase ``codebase``)."""
     return dg.define_asset_job(
         SNAPSHOT_JOB,
-        selection=dg.AssetSelection.assets(*keys),
+        selection=dg.AssetSelection.assets(*phase_keys(specs, "codebase")),
         description="Today's partition of every snapshot asset for one codebase.",
-        # The run monitor stops a run past this many seconds (a stuck git, a pathological repo).
-        tags={"symphony/kind": "snapshot", "dagster/max_runtime": str(SNAPSHOT_MAX_RUNTIME_S)},
+        tags=_SNAPSHOT_TAGS,
     )
+
+
+def snapshot_jobs(specs: Iterable[dg.AssetSpec]) -> list[dg.UnresolvedAssetJobDefinition]:
+    """The three phases of a day's snapshot as jobs: every codebase's own assets, then what compares
+    the codebases (the fleet-wide assets, and the codebase x day assets that read every codebase)."""
+    specs = list(specs)
+    tags = _SNAPSHOT_TAGS
+    return [
+        snapshot_job(specs),
+        dg.define_asset_job(
+            FLEET_JOB,
+            selection=dg.AssetSelection.assets(*phase_keys(specs, "fleet")),
+            description="A day of every fleet-wide asset, over every codebase's partitions of the day.",
+            tags=tags,
+        ),
+        dg.define_asset_job(
+            CROSS_JOB,
+            selection=dg.AssetSelection.assets(*phase_keys(specs, "cross")),
+            description="A codebase's day of the assets that compare it with every other codebase.",
+            tags=tags,
+        ),
+    ]
+
+
+#: Under the daemon, the fleet-wide and cross-codebase assets of the day run once every codebase's
+#: partitions of the day are there (their eager automation condition; ``defs/fleet.py``).
+after_every_codebase_sensor = dg.AutomationConditionSensorDefinition(
+    "after_every_codebase",
+    target=dg.AssetSelection.tag(PHASE_TAG, "fleet") | dg.AssetSelection.tag(PHASE_TAG, "cross"),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=60,
+)
 
 
 gpu_hour_job = dg.define_asset_job(

@@ -30,7 +30,15 @@ from symphony_assets.core.names import RANGE_START_TAG as ASSET_PARTITION_RANGE_
 from symphony_assets.core.partition_keys import CODEBASE as CODEBASE_DIM
 from symphony_assets.core.partition_keys import DATE as DATE_DIM
 from symphony_assets.defs.partitions import HOST, HOUR, snapshot_key
-from symphony_assets.orchestration import GPU_JOB, SNAPSHOT_JOB, TRACKER_JOB, sync_codebases
+from symphony_assets.orchestration import (
+    CROSS_JOB,
+    FLEET_JOB,
+    GPU_JOB,
+    SNAPSHOT_JOB,
+    TRACKER_JOB,
+    phase_keys,
+    sync_codebases,
+)
 from symphony_assets.resources.mirrors import MirrorError, refresh_mirror
 from symphony_assets.resources.postgres import (
     DAGSTER_URL_ENV,
@@ -107,6 +115,10 @@ class RunOutcome:
     database_lost: bool = False
 
 
+#: The label of a fleet-wide run's outcome, where a codebase's name would be.
+FLEET_LABEL = "(fleet)"
+
+
 def _quiet(log_level: str) -> dict[str, Any]:
     return {"loggers": {"console": {"config": {"log_level": log_level}}}}
 
@@ -126,60 +138,116 @@ def run_snapshots(
     log_level: str = "WARNING",
     on_run: Callable[[str, str], None] | None = None,
 ) -> list[RunOutcome]:
-    """One in-process run per codebase covering ``first..last`` (a single-run backfill for a range).
+    """The snapshot of ``first..last`` (a single-run backfill for a range) in three phases, as the daemon
+    orders them: one in-process run per codebase of its own assets; then one run of the fleet-wide
+    assets over every codebase's partitions; then, per codebase, the assets that compare it with the
+    others. A phase none of ``assets`` belongs to is skipped.
 
-    ``on_run(codebase, run_id)`` is called just before each run starts (``symphony run`` watches the
+    ``on_run(label, run_id)`` is called just before each run starts (``symphony run`` watches the
     run's event log with it to show progress)."""
     definitions = definitions or load_definitions()
     sync_codebases(instance)
-    job = definitions.resolve_job_def(SNAPSHOT_JOB)
-    selection = [dg.AssetKey(a) for a in assets] if assets else None
+    run = _InProcess(instance, definitions, log_level, run_config, on_run, assets)
     outcomes: list[RunOutcome] = []
-    for name in codebases:
+    own = run.selection("codebase")
+    for name in codebases if own != [] else []:
         if outcomes and outcomes[-1].database_lost:
             outcomes.append(RunOutcome(name, _span(first, last), False, error="not run: PostgreSQL is down"))
             continue
-        start_key, end_key = snapshot_key(name, first), snapshot_key(name, last)
+        outcomes.append(run.codebase(SNAPSHOT_JOB, name, first, last))
+    return outcomes + run.comparisons(codebases, first, last, outcomes)
+
+
+@dataclass
+class _InProcess:
+    """One in-process run of a snapshot phase's job."""
+
+    instance: dg.DagsterInstance
+    definitions: dg.Definitions
+    log_level: str
+    run_config: dict[str, Any] | None
+    on_run: Callable[[str, str], None] | None
+    assets: Sequence[str] | None = None
+
+    def selection(self, phase: str) -> list[dg.AssetKey] | None:
+        """The phase's assets among those asked for; None: all of them (the job's own selection)."""
+        if not self.assets:
+            return None
+        keys = phase_keys(self.definitions.resolve_all_asset_specs(), phase)
+        return [k for k in keys if k.to_user_string() in set(self.assets)]
+
+    def comparisons(
+        self, codebases: Sequence[str], first: date, last: date, before: Sequence[RunOutcome]
+    ) -> list[RunOutcome]:
+        """The fleet-wide run, then each codebase's cross-codebase run, once every codebase's own
+        assets ran (``before``); none when PostgreSQL was lost, no cross run for a failed codebase."""
+        if any(o.database_lost for o in before):
+            return []
+        outcomes = []
+        if self.selection("fleet") != []:
+            outcomes.append(self.fleet(first, last))
+        failed = {o.codebase for o in before if not o.success}
+        for name in codebases if self.selection("cross") != [] else []:
+            if name not in failed and not any(o.database_lost for o in outcomes):
+                outcomes.append(self.codebase(CROSS_JOB, name, first, last))
+        return outcomes
+
+    def codebase(self, job_name: str, name: str, first: date, last: date) -> RunOutcome:
+        phase = "cross" if job_name == CROSS_JOB else "codebase"
         span = _span(first, last)
         tags: dict[str, str] = {"symphony/codebase": name}
-        kwargs: dict[str, Any] = {}
-        if first == last:
+        run_id = str(uuid.uuid4())
+        unreachable = _fetch_mirror(name, run_id)
+        if unreachable is not None:
+            return RunOutcome(name, span, False, error=unreachable)
+        return self._execute(job_name, name, span, snapshot_key(name, first), snapshot_key(name, last),
+                             tags, self.selection(phase), run_id)  # fmt: skip
+
+    def fleet(self, first: date, last: date) -> RunOutcome:
+        return self._execute(FLEET_JOB, FLEET_LABEL, _span(first, last), str(first), str(last), {},
+                             self.selection("fleet"), str(uuid.uuid4()))  # fmt: skip
+
+    def _execute(
+        self,
+        job_name: str,
+        label: str,
+        span: str,
+        start_key: str,
+        end_key: str,
+        tags: dict[str, str],
+        selection: list[dg.AssetKey] | None,
+        run_id: str,
+    ) -> RunOutcome:
+        kwargs: dict[str, Any] = {"run_id": run_id}
+        if start_key == end_key:
             kwargs["partition_key"] = start_key
         else:
-            tags[ASSET_PARTITION_RANGE_START_TAG] = start_key
-            tags[ASSET_PARTITION_RANGE_END_TAG] = end_key
-        kwargs["run_id"] = str(uuid.uuid4())
-        unreachable = _fetch_mirror(name, kwargs["run_id"])
-        if unreachable is not None:
-            outcomes.append(RunOutcome(name, span, False, error=unreachable))
-            continue
-        if on_run is not None:
-            on_run(name, kwargs["run_id"])
+            tags = {
+                **tags,
+                ASSET_PARTITION_RANGE_START_TAG: str(start_key),
+                ASSET_PARTITION_RANGE_END_TAG: str(end_key),
+            }
+        if self.on_run is not None:
+            self.on_run(label, run_id)
+        job = self.definitions.resolve_job_def(job_name)
         try:
             result = job.execute_in_process(
-                instance=instance,
+                instance=self.instance,
                 asset_selection=selection,
                 tags=tags,
-                run_config={
-                    "loggers": {"console": {"config": {"log_level": log_level}}},
-                    **(run_config or {}),
-                },
+                run_config={**_quiet(self.log_level), **(self.run_config or {})},
                 raise_on_error=False,
                 **kwargs,
             )
         except DATABASE_ERRORS as exc:
             # Dagster's own run and event storage lives in Postgres: when the server dies the run cannot
             # even record its failure, so the error surfaces here instead of as a failed step.
-            outcomes.append(
-                RunOutcome(
-                    name, span, False, kwargs["run_id"], error=database_lost_message(exc), database_lost=True
-                )
+            return RunOutcome(
+                label, span, False, run_id, error=database_lost_message(exc), database_lost=True
             )
-            continue
-        outcome = RunOutcome(name, span, result.success, result.run_id)
+        outcome = RunOutcome(label, span, result.success, result.run_id)
         _collect(outcome, result)
-        outcomes.append(outcome)
-    return outcomes
+        return outcome
 
 
 def backfill_chunks(
@@ -219,6 +287,25 @@ def run_backfill(
     """
     chunks = backfill_chunks(codebases, first, last, days_per_run or _policy_days())
     sync_codebases(instance)
+    # What compares the codebases runs once every codebase's own runs are done, here in process.
+    run = _InProcess(instance, load_definitions(), log_level, None, None, assets)
+    own_assets = run.selection("codebase")
+    own = []
+    if own_assets != []:
+        names = [k.to_user_string() for k in own_assets] if own_assets is not None else None
+        own = _backfill_own(instance, chunks, names, log_level, timeout_s, parallel_runs, run_processes)
+    return own + run.comparisons(codebases, first, last, own)
+
+
+def _backfill_own(
+    instance: dg.DagsterInstance,
+    chunks: list[tuple[str, date, date]],
+    assets: Sequence[str] | None,
+    log_level: str,
+    timeout_s: float | None,
+    parallel_runs: int,
+    run_processes: bool | None,
+) -> list[RunOutcome]:
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     if not (parallel_runs > 1 if run_processes is None else run_processes):
         return [_run_chunk(instance, chunk, assets, log_level) for chunk in chunks]

@@ -20,6 +20,8 @@ from urllib.parse import quote
 
 import pandas as pd
 
+from symphony_assets.core.names import FLEET_ASSETS
+from symphony_assets.defs.fleet import involves
 from symphony_assets.storage.warehouse import Warehouse
 
 UI_URL_ENV = "SYMPHONY_UI_URL"
@@ -292,9 +294,13 @@ class _Reader:
         self._cache: dict[tuple[str, str, str], pd.DataFrame | None] = {}
 
     def read(self, asset: str, codebase: str, day: str) -> pd.DataFrame | None:
+        """The codebase's partition; of a fleet-wide asset, the day's rows that involve the codebase."""
         key = (asset, codebase, day)
         if key not in self._cache:
-            self._cache[key] = self.warehouse.read(asset, {"codebase": codebase, "date": day})
+            if asset in FLEET_ASSETS:
+                self._cache[key] = involves(self.warehouse.read(asset, {"date": day}), codebase)
+            else:
+                self._cache[key] = self.warehouse.read(asset, {"codebase": codebase, "date": day})
         return self._cache[key]
 
 

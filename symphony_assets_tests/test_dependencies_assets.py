@@ -11,7 +11,8 @@ import pytest
 
 from symphony_assets.defs.dependencies.assets import ANALYSER, dependency_declarations, dependency_drift
 from symphony_assets.defs.dependencies.schemas import DEPENDENCY_DECLARATIONS, DEPENDENCY_DRIFT
-from symphony_assets.defs.partitions import CODEBASE, snapshot_key
+from symphony_assets.defs.partitions import snapshot_key
+from symphony_assets.orchestration import sync_codebases
 from symphony_assets.resources.git import GitResource
 from symphony_assets.resources.postgres import Database, PostgresResource
 from symphony_assets.storage.io_manager import WarehouseIOManager
@@ -43,26 +44,41 @@ def pair(tmp_path: Path, symphony_env: Path, write_config: Any) -> dict[str, Git
     return {"alpha": alpha, "beta": beta}
 
 
-def _run(instance: Any, pg_url: str, home: Path, codebase: str, selection: list[Any]) -> Any:
-    instance.add_dynamic_partitions(CODEBASE, ["alpha", "beta"])
+def _resources(pg_url: str, home: Path) -> dict[str, Any]:
     postgres = PostgresResource(url=pg_url)
+    return {
+        "git": GitResource(),
+        "postgres": postgres,
+        "warehouse_io_manager": WarehouseIOManager(postgres=postgres, warehouse_root=str(home / "warehouse")),
+    }
+
+
+def _run(instance: Any, pg_url: str, home: Path, codebase: str) -> Any:
+    """``dependency_declarations`` of one codebase's day."""
+    sync_codebases(instance)  # the codebase partitions are exactly this test's (the instance is shared)
     return dg.materialize(
-        [dependency_declarations, dependency_drift],
+        [dependency_declarations],
         partition_key=str(snapshot_key(codebase, DAY)),
-        resources={
-            "git": GitResource(),
-            "postgres": postgres,
-            "warehouse_io_manager": WarehouseIOManager(
-                postgres=postgres, warehouse_root=str(home / "warehouse")
-            ),
-        },
+        resources=_resources(pg_url, home),
         instance=instance,
-        selection=[a.key for a in selection],
     )
 
 
-def _table(db: Database, name: str, codebase: str) -> pd.DataFrame:
+def _run_fleet(instance: Any, pg_url: str, home: Path) -> Any:
+    """``dependency_drift`` of the day, over every codebase's declarations of the day."""
+    return dg.materialize(
+        [dependency_declarations.to_source_asset(), dependency_drift],
+        partition_key=DAY,
+        resources=_resources(pg_url, home),
+        instance=instance,
+        selection=[dependency_drift.key],
+    )
+
+
+def _table(db: Database, name: str, codebase: str | None = None) -> pd.DataFrame:
     """This test's partition only: other tests of the session may use the same codebase name."""
+    if codebase is None:  # a fleet-wide table
+        return db.read_frame(f"SELECT * FROM symphony.{name} WHERE date = %s", (DAY,))
     return db.read_frame(f"SELECT * FROM symphony.{name} WHERE codebase = %s AND date = %s", (codebase, DAY))
 
 
@@ -80,9 +96,11 @@ def test_declarations_and_drift_across_codebases(
     with db.transaction() as cur:
         cur.execute("DELETE FROM symphony.analysis_cache WHERE analyser = %s", (ANALYSER,))
     # alpha first, before beta exists for the date: beta is named as missing.
-    early = _run(dagster_instance, pg_url, symphony_env, "alpha", [dependency_declarations, dependency_drift])
+    early = _run(dagster_instance, pg_url, symphony_env, "alpha")
     assert early.success
-    assert _meta(early, "dependency_drift")["codebases_without_declarations"] == "beta"
+    early_drift = _run_fleet(dagster_instance, pg_url, symphony_env)
+    assert early_drift.success
+    assert _meta(early_drift, "dependency_drift")["codebases_without_declarations"] == "beta"
 
     decls = _table(db, "dependency_declarations", "alpha")
     got = {(r.path, r.line, r.package, r.specifier, r.kind, r.section) for r in decls.itertuples()}
@@ -102,10 +120,11 @@ def test_declarations_and_drift_across_codebases(
     meta = _meta(early, "dependency_declarations")
     assert meta["files_parsed"] == 4 and meta["error_rows"] == 2 and meta["run_blobs_analysed"] == 4
 
-    assert _run(dagster_instance, pg_url, symphony_env, "beta", [dependency_declarations]).success
-    result = _run(dagster_instance, pg_url, symphony_env, "alpha", [dependency_drift])
+    # With beta in, the day's fleet-wide partition holds alpha's own drift and the drift between them.
+    assert _run(dagster_instance, pg_url, symphony_env, "beta").success
+    result = _run_fleet(dagster_instance, pg_url, symphony_env)
     assert result.success
-    drift = _table(db, "dependency_drift", "alpha")
+    drift = _table(db, "dependency_drift")
     got_drift = {(r.package, r.status, r.codebases, r.versions, r.cross_codebase) for r in drift.itertuples()}
     assert got_drift == {
         ("foo-bar", "conflicting_pins", "alpha, beta", "==1.0, ==1.1", True),
@@ -119,15 +138,12 @@ def test_declarations_and_drift_across_codebases(
     assert meta["drift_count"] == 4 and meta["cross_codebase_drift"] == 3 and meta["conflicting_pins"] == 1
     assert meta["codebases_without_declarations"] == "(none)"
     assert "foo-bar" in meta["drift"]
-
-    # beta's view holds the same cross-codebase findings, and none of alpha's internal ones.
-    beta_view = _run(dagster_instance, pg_url, symphony_env, "beta", [dependency_drift])
-    assert beta_view.success
-    beta_drift = _table(db, "dependency_drift", "beta")
-    assert set(beta_drift["package"]) == {"foo-bar", "requests", "click"}
+    # A rerun of the day replaces its partition (delete, then insert): the same four rows, not eight.
+    assert _run_fleet(dagster_instance, pg_url, symphony_env).success
+    assert len(_table(db, "dependency_drift")) == 4
 
     # A rerun reads every file from the blob cache.
-    again = _run(dagster_instance, pg_url, symphony_env, "alpha", [dependency_declarations])
+    again = _run(dagster_instance, pg_url, symphony_env, "alpha")
     meta = _meta(again, "dependency_declarations")
     assert meta["run_blobs_analysed"] == 0 and meta["run_blobs_reused"] == 4
     assert len(_table(db, "dependency_declarations", "alpha")) == len(decls)
@@ -136,7 +152,9 @@ def test_declarations_and_drift_across_codebases(
 def test_migrations_match_declared_schemas(db: Database) -> None:
     for schema in (DEPENDENCY_DECLARATIONS, DEPENDENCY_DRIFT):
         columns = db.table_columns(schema.name)
-        assert [name for name, _ in columns] == ["codebase", "date", *schema.column_names]
+        # drift is fleet-wide: partitioned by day alone
+        partition_columns = ["date"] if schema is DEPENDENCY_DRIFT else ["codebase", "date"]
+        assert [name for name, _ in columns] == [*partition_columns, *schema.column_names]
         types = dict(columns)
         for column in schema.columns:
             assert types[column.name] == column.sql_type, column.name

@@ -10,9 +10,10 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from symphony_assets.defs.partitions import CODEBASE, snapshot_key
+from symphony_assets.defs.partitions import snapshot_key
 from symphony_assets.defs.ports.assets import port_conflicts, port_map
 from symphony_assets.defs.ports.schemas import PORT_CONFLICTS, PORT_MAP
+from symphony_assets.orchestration import sync_codebases
 from symphony_assets.resources.git import GitResource
 from symphony_assets.resources.postgres import Database, PostgresResource
 from symphony_assets.storage.io_manager import WarehouseIOManager
@@ -70,9 +71,10 @@ def _resources(pg_url: str, home: Path) -> dict[str, Any]:
 
 
 def _run(instance: Any, pg_url: str, home: Path, codebase: str, day: str, assets: list[Any]) -> Any:
-    instance.add_dynamic_partitions(CODEBASE, ["alpha", "beta", "gamma"])
+    """``port_map`` of one codebase's day."""
+    sync_codebases(instance)  # the codebase partitions are exactly this test's (the instance is shared)
     return dg.materialize(
-        [port_map, port_conflicts],
+        [port_map],
         partition_key=str(snapshot_key(codebase, day)),
         resources=_resources(pg_url, home),
         instance=instance,
@@ -80,13 +82,23 @@ def _run(instance: Any, pg_url: str, home: Path, codebase: str, day: str, assets
     )
 
 
-def _table(db: Database, name: str, codebase: str) -> pd.DataFrame:
-    return db.read_frame(
-        f"SELECT * FROM symphony.{name} WHERE codebase = %s ORDER BY date, path, line"
-        if name == "port_map"
-        else f"SELECT * FROM symphony.{name} WHERE codebase = %s ORDER BY date, port",
-        (codebase,),
+def _run_fleet(instance: Any, pg_url: str, home: Path, day: str) -> Any:
+    """``port_conflicts`` of one day, over every codebase's ``port_map`` of the day."""
+    return dg.materialize(
+        [port_map.to_source_asset(), port_conflicts],
+        partition_key=day,
+        resources=_resources(pg_url, home),
+        instance=instance,
+        selection=[port_conflicts.key],
     )
+
+
+def _table(db: Database, name: str, codebase: str | None = None) -> pd.DataFrame:
+    if name == "port_map":
+        return db.read_frame(
+            "SELECT * FROM symphony.port_map WHERE codebase = %s ORDER BY date, path, line", (codebase,)
+        )
+    return db.read_frame(f"SELECT * FROM symphony.{name} ORDER BY date, port")
 
 
 def _meta(result: Any, asset: str) -> dict[str, Any]:
@@ -108,9 +120,9 @@ def test_port_map_and_conflicts_across_codebases_and_days(
     fleet: dict[str, GitRepo], dagster_instance: Any, pg_url: str, symphony_env: Path, db: Database
 ) -> None:
     home = symphony_env
-    for name in ("beta", "gamma"):
+    for name in ("alpha", "beta", "gamma"):
         assert _run(dagster_instance, pg_url, home, name, DAY1, [port_map]).success
-    first = _run(dagster_instance, pg_url, home, "alpha", DAY1, [port_map, port_conflicts])
+    first = _run_fleet(dagster_instance, pg_url, home, DAY1)
     assert first.success
 
     sites = _table(db, "port_map", "alpha")
@@ -134,60 +146,68 @@ def test_port_map_and_conflicts_across_codebases_and_days(
         ("listen", 7001),
     ]
 
-    conflicts = _table(db, "port_conflicts", "alpha")
+    # One fleet-wide partition for the day: gamma binds 5555 too, but on another machine.
+    conflicts = _table(db, "port_conflicts")
     assert list(conflicts["port"]) == [5555, 7001]
     c5555 = conflicts.iloc[0]
+    assert c5555["machine"] == "box"
     assert c5555["components"] == "alpha:agents/publisher.py, beta:docker-compose.yml"
-    assert c5555["codebases"] == "alpha, beta"  # gamma binds 5555 too, but on another machine
-    assert bool(c5555["cross_codebase"]) and bool(c5555["is_new"])
+    assert c5555["codebases"] == "alpha, beta"
+    assert bool(c5555["cross_codebase"]) and c5555["first_seen"] == dt.date(2024, 6, 1)
+    assert not bool(c5555["is_new"])  # the first day is the baseline: nothing is new on it
     assert c5555["sites"] == "alpha:agents/publisher.py:6, beta:docker-compose.yml:4"
     meta = _meta(first, "port_conflicts")
-    assert meta["codebases_compared"] == "beta" and meta["codebases_without_port_map"] == "(none)"
-    assert meta["conflict_count"] == 2 and meta["previous_day_known"] is False
+    assert meta["codebases_compared"] == "alpha, beta, gamma"
+    assert meta["codebases_without_port_map"] == "(none)"
+    assert meta["conflict_count"] == 2 and meta["new_conflicts"] == 0
     assert "5555" in meta["conflicts"]
     check = _check(first)
-    assert check.passed is False and check.metadata["new_conflicts"].value == 2
-    map_meta = _meta(first, "port_map")
+    assert check.passed is True and check.partition == DAY1
+    assert check.metadata["compared_with"].value.startswith("(no earlier partition")
+    map_meta = _meta(_run(dagster_instance, pg_url, home, "alpha", DAY1, [port_map]), "port_map")
     assert (
         map_meta["site_count"] == 3 and map_meta["fallback_sites"] == 1 and map_meta["unresolved_sites"] == 1
     )
     assert "agents/worker.py" in map_meta["unresolved_site_list"]
 
-    # Day two: beta has not been materialised for that date -- named, not silently ignored.
-    second = _run(dagster_instance, pg_url, home, "alpha", DAY2, [port_map, port_conflicts])
+    # Day two: only alpha has a port_map -- beta and gamma are named, not silently ignored.
+    assert _run(dagster_instance, pg_url, home, "alpha", DAY2, [port_map]).success
+    second = _run_fleet(dagster_instance, pg_url, home, DAY2)
     assert second.success
     meta = _meta(second, "port_conflicts")
-    assert meta["codebases_without_port_map"] == "beta"
-    conflicts = _table(db, "port_conflicts", "alpha")
+    assert meta["codebases_without_port_map"] == "beta, gamma"
+    conflicts = _table(db, "port_conflicts")
     day2 = conflicts[conflicts["date"] == dt.date(2024, 6, 2)]
     assert [(r.port, r.components, r.is_new) for r in day2.itertuples()] == [
         (6000, "alpha:agents/a.py, alpha:agents/b.py", True)
     ]
     assert _check(second).passed is False
 
-    # Once beta is in for day two, the old conflicts come back as known, and only 6000 is new.
+    # Once beta is in for day two, the old conflicts come back as known (first seen on day one), and
+    # only 6000 is new; a rerun of the day replaces its partition.
     assert _run(dagster_instance, pg_url, home, "beta", DAY2, [port_map]).success
-    third = _run(dagster_instance, pg_url, home, "alpha", DAY2, [port_conflicts])
-    day2 = _table(db, "port_conflicts", "alpha")
+    third = _run_fleet(dagster_instance, pg_url, home, DAY2)
+    day2 = _table(db, "port_conflicts")
     day2 = day2[day2["date"] == dt.date(2024, 6, 2)]
-    assert [(r.port, r.is_new) for r in day2.itertuples()] == [(5555, False), (6000, True), (7001, False)]
-    assert _check(third).metadata["new_conflicts"].value == 1
+    assert [(r.port, r.is_new, r.first_seen) for r in day2.itertuples()] == [
+        (5555, False, dt.date(2024, 6, 1)),
+        (6000, True, dt.date(2024, 6, 2)),
+        (7001, False, dt.date(2024, 6, 1)),
+    ]
+    assert _check(third).metadata["new_findings"].value == 1
+    assert _check(third).passed is False
 
-    # beta's own view: day one then day two with the same conflicts -- its check passes on day two.
-    assert _run(dagster_instance, pg_url, home, "beta", DAY1, [port_conflicts]).success
-    beta_day2 = _run(dagster_instance, pg_url, home, "beta", DAY2, [port_conflicts])
-    assert _check(beta_day2).passed is True
-    assert _meta(beta_day2, "port_conflicts")["conflict_count"] == 2
-
-    # gamma is alone on its machine.
-    assert _run(dagster_instance, pg_url, home, "gamma", DAY1, [port_conflicts]).success
-    assert _table(db, "port_conflicts", "gamma").empty
+    # The day after, nothing changed: the check passes; gamma, alone on its machine, is in no conflict.
+    again = _run_fleet(dagster_instance, pg_url, home, "2024-06-03")
+    assert _check(again).passed is True
+    assert "gamma" not in " ".join(_table(db, "port_conflicts")["codebases"])
 
 
 def test_migrations_match_declared_schemas(db: Database) -> None:
     for schema in (PORT_MAP, PORT_CONFLICTS):
         columns = [name for name, _type in db.table_columns(schema.name)]
-        assert columns == ["codebase", "date", *schema.column_names]
+        partition_columns = ["codebase", "date"] if schema is PORT_MAP else ["date"]  # conflicts: the fleet
+        assert columns == [*partition_columns, *schema.column_names]
         types = dict(db.table_columns(schema.name))
         for column in schema.columns:
             assert types[column.name] == column.sql_type, column.name

@@ -1,6 +1,7 @@
 """Partition dimensions, keys and the typed columns they become (no Dagster definitions here).
 
-Snapshot assets are partitioned by codebase x day (UTC), GPU assets by host x hour. The partition
+Snapshot assets are partitioned by codebase x day (UTC), GPU assets by host x hour, and fleet-wide
+assets (comparisons across every codebase, e.g. ``port_conflicts``) by day alone. The partition
 definitions themselves live in ``defs/partitions.py``; storage and orchestration need only the keys.
 """
 
@@ -24,7 +25,9 @@ def snapshot_key(codebase: str, day: dt.date | str) -> dg.MultiPartitionKey:
 def partition_columns(partition_key: str | dg.MultiPartitionKey) -> dict[str, Any]:
     """The partition as typed column values, in path order (non-time dimension first)."""
     if not isinstance(partition_key, dg.MultiPartitionKey):
-        first, _, second = str(partition_key).partition("|")
+        first, bar, second = str(partition_key).partition("|")
+        if not bar:  # a fleet-wide asset: the day alone
+            return {DATE: dt.date.fromisoformat(first)}
         # Multi-partition keys put dimensions in name order: codebase|date, host|hour.
         dims = [CODEBASE, DATE] if _looks_like_date(second) else [HOST, HOUR]
         partition_key = dg.MultiPartitionKey({dims[0]: first, dims[1]: second})

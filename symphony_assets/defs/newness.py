@@ -1,15 +1,17 @@
 """What is new today: ``first_seen`` and ``is_new`` for finding assets, and a check on new findings only.
 
 A finding asset names each finding by a stable key (a fingerprint). Each partition is compared with
-the previous AVAILABLE partition of the same asset and codebase: this run's earlier days first, then
-the warehouse, up to :data:`LOOKBACK_DAYS` back. A finding already there keeps its ``first_seen``;
+the previous AVAILABLE partition of the same asset and codebase (of the same asset, for a fleet-wide
+one): its own history, not another asset's, so no input is declared for it. This run's earlier days
+first, then the warehouse, up to :data:`LOOKBACK_DAYS` back. A finding already there keeps its ``first_seen``;
 one that was not is new. With no earlier partition at all nothing is called new (the first day is
 the baseline), so an old mess never hides a new problem and never floods the first check either.
 
 The check (one per finding asset, ``no_new_<what>``) is partitioned like its asset and evaluated for
 EVERY partition of a range run, each evaluation carrying its own partition key. Whether a new
 finding fails it (severity ERROR) or warns is per codebase: ``new_findings: {severity: warn}`` or
-``new_findings: {assets: {security_findings: warn}}`` in ``symphony.yaml``.
+``new_findings: {assets: {security_findings: warn}}`` in ``symphony.yaml``; a fleet-wide asset's check
+takes the asset's default.
 """
 
 import warnings
@@ -31,14 +33,16 @@ LOOKBACK_DAYS = 31
 SEVERITIES = {"error": dg.AssetCheckSeverity.ERROR, "warn": dg.AssetCheckSeverity.WARN}
 
 
-def new_findings_spec(asset: str, what: str) -> dg.AssetCheckSpec:
+def new_findings_spec(
+    asset: str, what: str, partitions_def: dg.PartitionsDefinition = snapshot_partitions
+) -> dg.AssetCheckSpec:
     """``no_new_<what>`` on ``asset``, partitioned like the asset (one evaluation per partition)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a partitioned check spec is a preview feature in 1.13; we accept it
         return dg.AssetCheckSpec(
             f"no_new_{what}",
             asset=asset,
-            partitions_def=snapshot_partitions,
+            partitions_def=partitions_def,
             description=(
                 f"No {what.replace('_', ' ')} that the previous available partition did not have"
                 " (old findings are listed, not failed). Severity per codebase: new_findings.severity."
@@ -58,22 +62,26 @@ def check_severity(codebase: Codebase, asset: str, default: str = "error") -> dg
 
 
 class History:
-    """Previous partitions of one asset: this run's frames by (codebase, day), then the warehouse."""
+    """Previous partitions of one asset: this run's frames by (codebase, day), then the warehouse.
+    ``codebase`` is None for a fleet-wide asset (partitioned by day alone)."""
 
     def __init__(self, asset: str, warehouse: Warehouse | None = None) -> None:
         self.asset = asset
         self.warehouse = warehouse or Warehouse()
-        self.this_run: dict[tuple[str, date], pd.DataFrame] = {}
+        self.this_run: dict[tuple[str | None, date], pd.DataFrame] = {}
 
-    def remember(self, codebase: str, day: date, df: pd.DataFrame) -> None:
+    def remember(self, codebase: str | None, day: date, df: pd.DataFrame) -> None:
         self.this_run[(codebase, day)] = df
 
-    def previous(self, codebase: str, day: date) -> tuple[date, pd.DataFrame] | None:
+    def previous(self, codebase: str | None, day: date) -> tuple[date, pd.DataFrame] | None:
         for back in range(1, LOOKBACK_DAYS + 1):
             before = day - timedelta(days=back)
             df = self.this_run.get((codebase, before))
             if df is None:
-                df = self.warehouse.read(self.asset, {"codebase": codebase, "date": str(before)})
+                keys = (
+                    {"date": str(before)} if codebase is None else {"codebase": codebase, "date": str(before)}
+                )
+                df = self.warehouse.read(self.asset, keys)
             if df is not None:
                 return before, df
         return None
@@ -145,7 +153,7 @@ def new_findings_evaluations(
             severity=severities.get(key, dg.AssetCheckSeverity.ERROR),
             metadata={
                 "partition": str(key),
-                "codebase": str(partition_columns(key)["codebase"]),
+                "codebase": str(partition_columns(key).get("codebase", "(every codebase)")),
                 "new_findings": len(new),
                 "all_findings": len(df),
                 "compared_with": str(before) if before else "(no earlier partition: baseline)",
@@ -179,12 +187,18 @@ class NewFindings:
         self.severities: dict[str, dg.AssetCheckSeverity] = {}
         self.frames: dict[str, pd.DataFrame] = {}
 
-    def mark(self, partition: str, codebase: Codebase, day: date, df: pd.DataFrame) -> pd.DataFrame:
-        previous = self.history.previous(codebase.name, day)
+    def mark(self, partition: str, codebase: Codebase | None, day: date, df: pd.DataFrame) -> pd.DataFrame:
+        """``codebase`` None: a fleet-wide asset, whose check takes the default severity."""
+        name = codebase.name if codebase is not None else None
+        previous = self.history.previous(name, day)
         out = mark_new(df, self.key, day, previous)
-        self.history.remember(codebase.name, day, out)
+        self.history.remember(name, day, out)
         self.compared[partition] = previous[0] if previous else None
-        self.severities[partition] = check_severity(codebase, self.asset, self.default_severity)
+        self.severities[partition] = (
+            check_severity(codebase, self.asset, self.default_severity)
+            if codebase is not None
+            else SEVERITIES[self.default_severity]
+        )
         self.frames[partition] = out
         return out
 

@@ -1,7 +1,8 @@
 """The one place that defines partitions.
 
 Snapshot assets are partitioned by codebase (dynamic, kept in sync with ``symphony.yaml``) x day (UTC).
-GPU assets are partitioned by host (the machine label) x hour. ``end_offset=1`` makes the partition of
+GPU assets are partitioned by host (the machine label) x hour. Fleet-wide assets, which compare every
+codebase (``port_conflicts``, ``dependency_drift``), by day alone. ``end_offset=1`` makes the partition of
 the day (hour) in progress exist, since "today" is what a daily run looks at.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import warnings
 
 import dagster as dg
 
@@ -47,3 +49,17 @@ hourly_partitions = dg.HourlyPartitionsDefinition(
 
 snapshot_partitions = dg.MultiPartitionsDefinition({CODEBASE: codebase_partitions, DATE: daily_partitions})
 gpu_partitions = dg.MultiPartitionsDefinition({HOST: host_partitions, HOUR: hourly_partitions})
+
+#: A fleet-wide (day) asset reads every codebase's partition of its day of a snapshot asset; a snapshot
+#: asset reads its day of a fleet-wide asset. The same mapping serves both directions.
+#: A codebase x day asset that compares with the other codebases reads every codebase's partition of
+#: the same day (its own included). Both mappings are beta in Dagster 1.13; we accept that.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", dg.BetaWarning)
+    every_codebase_of_the_day = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name=DATE)
+    same_day_every_codebase = dg.MultiPartitionMapping(
+        {
+            CODEBASE: dg.DimensionPartitionMapping(CODEBASE, dg.AllPartitionMapping()),
+            DATE: dg.DimensionPartitionMapping(DATE, dg.IdentityPartitionMapping()),
+        }
+    )

@@ -16,6 +16,7 @@ import dagster as dg
 import pandas as pd
 import psycopg2.extensions
 
+from symphony_assets.core.names import BY_PARTITION
 from symphony_assets.core.partition_keys import partition_columns, partition_path_keys
 from symphony_assets.resources.postgres import Database, DatabaseUnavailable, PostgresResource
 from symphony_assets.storage.warehouse import Warehouse
@@ -93,8 +94,8 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             df = warehouse.read(asset, partition_path_keys(columns))
             if df is not None:
                 df = df.drop(columns=[c for c in columns if c in df.columns])
-            frames[key] = df
-        if len(frames) == 1:
+            frames[str(key)] = df
+        if len(frames) == 1 and not (context.definition_metadata or {}).get(BY_PARTITION):
             return next(iter(frames.values()))
         return frames
 

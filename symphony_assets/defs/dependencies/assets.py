@@ -3,9 +3,10 @@
 Each requirements file and ``pyproject.toml`` is parsed on its own through the blob cache (its bytes
 decide its rows). ``-r``/``-c`` includes are then followed across the snapshot: an include that names
 a file of the snapshot is not an error, and an included file that is not itself named like a
-requirements file is parsed too. ``dependency_drift`` compares this codebase's declarations with each
-other and with every other configured codebase's ``dependency_declarations`` of the same date, read
-from the warehouse; codebases not materialised for that date are named in the metadata.
+requirements file is parsed too. ``dependency_drift`` is partitioned by day over the whole fleet: it
+reads every codebase's ``dependency_declarations`` of its day (a declared input, so the lineage shows
+them and the day runs after them) and compares them within each codebase and between codebases;
+codebases not materialised for that day are named in the metadata.
 """
 
 import posixpath
@@ -24,26 +25,24 @@ from symphony_assets.analysis.requirements import (
     parse_pyproject,
     parse_requirements_file,
 )
-from symphony_assets.config import ConfigError, load_config
 from symphony_assets.defs.dependencies.checks import TOP_N, drift_metadata
 from symphony_assets.defs.dependencies.schemas import DEPENDENCY_DECLARATIONS, DEPENDENCY_DRIFT
+from symphony_assets.defs.fleet import by_codebase, fleet_asset, fleet_input, run_days
 from symphony_assets.defs.newness import NewFindings, new_findings_spec
+from symphony_assets.defs.partitions import daily_partitions
 from symphony_assets.defs.snapshots import (
-    codebase_named,
     materialize_cached_snapshots,
     md_table,
     partitioned_output,
-    run_partitions,
     snapshot_asset,
 )
 from symphony_assets.resources.cache import AnalysisCache, CacheStats, analyse_files
 from symphony_assets.resources.git import FileEntry, GitResource, Snapshot
 from symphony_assets.resources.postgres import PostgresResource
-from symphony_assets.storage.warehouse import Warehouse
 
 ANALYSER = "dependency_declarations"
 #: New drift warns by default (drift is often deliberate); ``new_findings`` options make it fail.
-NO_NEW_DRIFT_CHECK = new_findings_spec("dependency_drift", "dependency_drift")
+NO_NEW_DRIFT_CHECK = new_findings_spec("dependency_drift", "dependency_drift", daily_partitions)
 #: Bump when parsing changes, so cached per-blob results are recomputed.
 ANALYSER_VERSION = "2"
 
@@ -162,11 +161,10 @@ def declarations_from_frame(df: pd.DataFrame | None) -> list[Declaration]:
     ]
 
 
-def compute_drift(
-    codebase: str, own: pd.DataFrame | None, others: Mapping[str, pd.DataFrame | None]
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    scopes = {codebase: declarations_from_frame(own)}
-    scopes.update({name: declarations_from_frame(df) for name, df in others.items()})
+def compute_drift(declarations: Mapping[str, pd.DataFrame | None]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Drift within and between the codebases of ``declarations`` (codebase -> its
+    ``dependency_declarations`` of the day; None: it has none)."""
+    scopes = {name: declarations_from_frame(df) for name, df in declarations.items()}
     rows = [
         {
             "package": d.package,
@@ -179,56 +177,41 @@ def compute_drift(
             "declaration_count": len(d.files),
         }
         for d in find_drift(scopes)
-        if codebase in d.scopes
     ]
     df = DEPENDENCY_DRIFT.frame(rows)
-    missing = sorted(name for name, frame in others.items() if frame is None)
+    missing = sorted(name for name, frame in declarations.items() if frame is None)
     meta = {
         **drift_metadata(df),
-        "codebases_compared": ", ".join(sorted(others)) or "(none)",
+        "codebases_compared": ", ".join(sorted(n for n, f in declarations.items() if f is not None))
+        or "(none)",
         "codebases_without_declarations": ", ".join(missing) or "(none)",
     }
     return df, meta
 
 
-def _other_codebases(codebase: str) -> list[str]:
-    try:
-        config = load_config()
-        config.codebase(codebase)
-    except ConfigError as exc:
-        raise dg.Failure(description=f"codebase {codebase!r}: {exc}") from exc
-    return [cb.name for cb in config.codebases if cb.name != codebase]
-
-
-@snapshot_asset(
+@fleet_asset(
     DEPENDENCY_DRIFT,
     group_name="dependencies",
     kinds={"parquet", "postgres"},
-    ins={"declarations": dg.AssetIn("dependency_declarations")},
+    ins={"declarations": fleet_input("dependency_declarations")},
     check_specs=[NO_NEW_DRIFT_CHECK],
-    code_version=f"dependency_drift-{ANALYSER_VERSION}",
+    code_version=f"dependency_drift-{ANALYSER_VERSION}-fleet",
 )
 def dependency_drift(
     context: dg.AssetExecutionContext, declarations: Any
 ) -> Iterator[dg.Output[Any] | dg.AssetCheckEvaluation]:
     """Packages pinned to different versions, asked for in ranges no version satisfies, pinned in one
-    place and floating in another, or declared twice in one file: within the codebase and against
-    every other codebase on the same date."""
-    decls = declarations if isinstance(declarations, Mapping) else {context.partition_key: declarations}
-    warehouse = Warehouse()
-    frames: dict[str, pd.DataFrame] = {}
-    metas: dict[str, dict[str, Any]] = {}
+    place and floating in another, or declared twice in one file: within each codebase and between
+    every codebase of the day."""
     newness = NewFindings(
         NO_NEW_DRIFT_CHECK, ["package", "status", "marker"], ["package", "status", "versions", "files"],
         default_severity="warn",
     )  # fmt: skip
-    for key, name, day in run_partitions(context):
-        others = {
-            other: warehouse.read("dependency_declarations", {"codebase": other, "date": str(day)})
-            for other in _other_codebases(name)
-        }
-        df, meta = compute_drift(name, decls.get(key), others)
-        df = newness.mark(key, codebase_named(name), day, df)
+    frames: dict[str, pd.DataFrame] = {}
+    metas: dict[str, dict[str, Any]] = {}
+    for key, day in run_days(context):
+        df, meta = compute_drift(by_codebase(declarations, day))
+        df = newness.mark(key, None, day, df)
         frames[key], metas[key] = df, {**meta, "new_drift": newness.new_count(key)}
         context.log.info(f"{key}: {len(df)} drift findings")
     yield partitioned_output(context, frames, metas)

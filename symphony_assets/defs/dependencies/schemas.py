@@ -1,4 +1,4 @@
-"""Declared schemas of ``dependency_declarations`` and ``dependency_drift`` (match sql/V015 and V016)."""
+"""Declared schemas of ``dependency_declarations`` and ``dependency_drift`` (match sql/V015 and V080)."""
 
 from symphony_assets.storage.tables import BOOL, DATE, INT, STRING, Column, TableSchema
 
@@ -22,7 +22,7 @@ DEPENDENCY_DECLARATIONS = TableSchema(
 
 DEPENDENCY_DRIFT = TableSchema(
     name="dependency_drift",
-    description="Packages declared inconsistently within this codebase or against other codebases.",
+    description="Packages declared inconsistently within a codebase or between codebases (fleet, by day).",
     columns=(
         Column("package", STRING, "PEP 503 normalised name", False),
         Column(

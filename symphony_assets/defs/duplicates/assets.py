@@ -1,8 +1,9 @@
 """``duplicate_code``: exact duplicates, near-duplicate Python files, and copies diverged across machines.
 
-Input through the graph: ``file_inventory`` (blob ids, sizes and the last commit of every file); the
-other codebases' partitions of the same asset and day are read from the warehouse, as
-``dependency_drift`` and ``port_conflicts`` do. Token-shingle MinHash signatures depend only on a
+Input through the graph: ``file_inventory`` (blob ids, sizes and the last commit of every file) of
+EVERY codebase of the day, a declared input with a partition mapping: the lineage shows it, and the
+asset runs after every codebase's inventory of its day (an eager automation condition under the
+daemon, a later phase in ``symphony run``). Token-shingle MinHash signatures depend only on a
 file's bytes and the parameters, so they go through the per-blob cache; the codebases' bytes are read
 from git snapshots only for blobs the cache has not seen.
 
@@ -21,13 +22,14 @@ import pandas as pd
 
 from symphony_assets.analysis import duplicates as dup
 from symphony_assets.config import Codebase, ConfigError, load_config
+from symphony_assets.core.names import PHASE_TAG
 from symphony_assets.defs.duplicates.schemas import DUPLICATE_CODE
+from symphony_assets.defs.fleet import AFTER_EVERY_CODEBASE, by_codebase, every_codebase_input
 from symphony_assets.defs.newness import NewFindings, new_findings_spec
 from symphony_assets.defs.snapshots import (
     codebase_named,
     md_table,
     partitioned_output,
-    required_input,
     run_partitions,
     snapshot_asset,
     snapshot_metadata,
@@ -36,7 +38,6 @@ from symphony_assets.defs.snapshots import (
 from symphony_assets.resources.cache import AnalysisCache, CacheStats, analyse_files
 from symphony_assets.resources.git import FileEntry, GitResource, Snapshot
 from symphony_assets.resources.postgres import PostgresResource
-from symphony_assets.storage.warehouse import Warehouse
 
 ASSET = "duplicate_code"
 DOMAIN = "duplicates"
@@ -289,7 +290,9 @@ def _other_codebases(name: str) -> list[Codebase]:
     name=ASSET,
     group_name="duplicates",
     kinds={"git", "python", "parquet", "postgres"},
-    ins={"inventory": dg.AssetIn("file_inventory")},
+    ins={"inventory": every_codebase_input("file_inventory")},
+    automation_condition=AFTER_EVERY_CODEBASE,
+    tags={PHASE_TAG: "cross"},
     check_specs=[NO_NEW_DUPLICATES],
     code_version=f"duplicate_code-{dup.ANALYSER_VERSION}",
 )
@@ -302,7 +305,6 @@ def duplicate_code(
     similarity figure and the last commit on each side. Identical copies on other machines are
     counted, not reported."""
     cache = AnalysisCache(postgres.database())
-    warehouse = Warehouse()
     newness = NewFindings(
         NO_NEW_DUPLICATES,
         "finding_key",
@@ -314,10 +316,15 @@ def duplicate_code(
     metas: dict[str, dict[str, Any]] = {}
     for key, name, day in run_partitions(context):
         codebase = codebase_named(name)
-        own_inventory = required_input(inventory, key, "file_inventory")
+        inventories = by_codebase(inventory, day)
+        own_inventory = inventories.get(name)
+        if own_inventory is None:
+            raise dg.Failure(
+                description=f"{key}: file_inventory has no partition for this day; materialise it first"
+            )
         others, missing = [], []
         for cb in _other_codebases(name):
-            other_inv = warehouse.read("file_inventory", {"codebase": cb.name, "date": str(day)})
+            other_inv = inventories.get(cb.name)
             if other_inv is None:
                 missing.append(cb.name)
             else:

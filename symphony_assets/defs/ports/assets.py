@@ -1,10 +1,12 @@
-"""``port_map`` and ``port_conflicts``: where each codebase uses network ports, and collisions.
+"""``port_map`` (codebase x day) and ``port_conflicts`` (the fleet, by day): where each codebase uses
+network ports, and collisions on each machine.
 
 Extraction per file depends only on its format and bytes, so it goes through the blob cache (one
 analyser name per format, since the same bytes read as Python and as YAML give different sites).
-``port_conflicts`` compares this codebase's binding sites with those of every other codebase that
-has the same machine label, read from their ``port_map`` partitions of the same date in the
-warehouse; a codebase whose partition is missing is named in the metadata, not silently skipped.
+``port_conflicts`` is partitioned by day over the whole fleet: it reads every codebase's ``port_map``
+of its day (a declared input, so the lineage shows them and the day runs after them) and compares the
+binding sites of the components on each machine label; a codebase whose partition is missing is named
+in the metadata, not silently skipped.
 
 Per-codebase options (``ports:`` in ``symphony.yaml``):
 
@@ -12,7 +14,6 @@ Per-codebase options (``ports:`` in ``symphony.yaml``):
   of one agent binding the same port are not a conflict. Default: each file is its own component.
 """
 
-import datetime as dt
 import fnmatch
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict
@@ -29,20 +30,20 @@ from symphony_assets.analysis.ports import (
     file_format,
     find_conflicts,
 )
-from symphony_assets.config import Codebase, ConfigError, load_config
-from symphony_assets.defs.ports.checks import NO_NEW_PORT_CONFLICTS_CHECK, new_port_conflicts_result
+from symphony_assets.config import Codebase
+from symphony_assets.defs.fleet import by_codebase, fleet_asset, fleet_input, run_days
+from symphony_assets.defs.newness import NewFindings, new_findings_spec
+from symphony_assets.defs.partitions import daily_partitions
 from symphony_assets.defs.ports.schemas import PORT_CONFLICTS, PORT_MAP
 from symphony_assets.defs.snapshots import (
     materialize_cached_snapshots,
     md_table,
     partitioned_output,
-    run_partitions,
     snapshot_asset,
 )
 from symphony_assets.resources.cache import AnalysisCache, CacheStats, analyse_files
 from symphony_assets.resources.git import FileEntry, GitResource, Snapshot
 from symphony_assets.resources.postgres import PostgresResource
-from symphony_assets.storage.warehouse import Warehouse
 
 DOMAIN = "ports"
 ANALYSER = "port_map"
@@ -52,6 +53,7 @@ ANALYSER = "port_map"
 #: 3: Python files that do not parse go through the recovering parser (issue 17).
 ANALYSER_VERSION = "3"
 TOP_N = 15
+NO_NEW_PORT_CONFLICTS = new_findings_spec("port_conflicts", "port_conflicts", daily_partitions)
 
 
 def component_of(codebase: Codebase, path: str) -> str:
@@ -213,17 +215,7 @@ def sites_from_frame(codebase: str, df: pd.DataFrame | None) -> list[SiteWithCon
     return out
 
 
-def neighbours(codebase: str) -> list[Codebase]:
-    """Other configured codebases with the same machine label."""
-    try:
-        config = load_config()
-        me = config.codebase(codebase)
-    except ConfigError as exc:
-        raise dg.Failure(description=f"codebase {codebase!r}: {exc}") from exc
-    return [cb for cb in config.codebases if cb.name != codebase and cb.machine == me.machine]
-
-
-def conflict_rows(codebase: str, conflicts: list[PortConflict], previous: set[str] | None) -> pd.DataFrame:
+def conflict_rows(conflicts: list[PortConflict]) -> pd.DataFrame:
     rows = [
         {
             "machine": c.machine,
@@ -235,83 +227,62 @@ def conflict_rows(codebase: str, conflicts: list[PortConflict], previous: set[st
             "component_count": len(c.components),
             "sites": ", ".join(f"{cb}:{path}:{line}" for cb, path, line, _host in c.sites),
             "cross_codebase": len(c.codebases) > 1,
-            "is_new": previous is None or c.key not in previous,
         }
         for c in conflicts
-        if codebase in c.codebases
     ]
     return PORT_CONFLICTS.frame(rows)
 
 
-def compute_port_conflicts(
-    codebase: str,
-    own: pd.DataFrame | None,
-    others: Mapping[str, pd.DataFrame | None],
-    previous: set[str] | None,
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Conflicts this codebase takes part in; ``previous`` holds yesterday's keys (None: unknown)."""
-    sites = sites_from_frame(codebase, own)
-    for name, df in others.items():
+def compute_port_conflicts(maps: Mapping[str, pd.DataFrame | None]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Every conflict on every machine among the codebases of ``maps`` (codebase -> its ``port_map``
+    of the day; None: it has none)."""
+    sites: list[SiteWithContext] = []
+    for name, df in maps.items():
         sites.extend(sites_from_frame(name, df))
-    df = conflict_rows(codebase, find_conflicts(sites), previous)
-    missing = sorted(name for name, frame in others.items() if frame is None)
+    df = conflict_rows(find_conflicts(sites))
+    missing = sorted(name for name, frame in maps.items() if frame is None)
     meta: dict[str, Any] = {
         "conflict_count": len(df),
-        "new_conflicts": int(df["is_new"].astype(bool).sum()) if not df.empty else 0,
         "cross_codebase_conflicts": int(df["cross_codebase"].astype(bool).sum()) if not df.empty else 0,
-        "codebases_compared": ", ".join(sorted(others)) or "(none on this machine)",
+        "machines_with_conflicts": int(df["machine"].nunique()) if not df.empty else 0,
+        "codebases_compared": ", ".join(sorted(n for n, f in maps.items() if f is not None)) or "(none)",
         "codebases_without_port_map": ", ".join(missing) or "(none)",
-        "previous_day_known": previous is not None,
-        "conflicts": md_table(
-            df.sort_values("component_count", ascending=False).head(TOP_N).to_dict("records")
-            if not df.empty
-            else [],
-            ["machine", "port", "transport", "components", "is_new", "sites"],
-        ),
     }
     return df, meta
 
 
-def _previous_keys(
-    warehouse: Warehouse, codebase: str, day: dt.date, this_run: Mapping[dt.date, pd.DataFrame]
-) -> set[str] | None:
-    before = day - dt.timedelta(days=1)
-    df = this_run.get(before)
-    if df is None:
-        df = warehouse.read("port_conflicts", {"codebase": codebase, "date": str(before)})
-    if df is None:
-        return None
-    return set(df["conflict_key"].astype(str)) if not df.empty else set()
+def conflict_table(df: pd.DataFrame) -> dg.MarkdownMetadataValue:
+    top = df.sort_values(["is_new", "component_count"], ascending=False).head(TOP_N) if not df.empty else df
+    return md_table(
+        top.to_dict("records") if not df.empty else [],
+        ["machine", "port", "transport", "components", "is_new", "first_seen", "sites"],
+    )
 
 
-@snapshot_asset(
+@fleet_asset(
     PORT_CONFLICTS,
     group_name="ports",
     kinds={"parquet", "postgres"},
-    ins={"port_map": dg.AssetIn("port_map")},
-    check_specs=[NO_NEW_PORT_CONFLICTS_CHECK],
-    code_version=f"port_conflicts-{ANALYSER_VERSION}",
+    ins={"port_map": fleet_input("port_map")},
+    check_specs=[NO_NEW_PORT_CONFLICTS],
+    code_version=f"port_conflicts-{ANALYSER_VERSION}-fleet",
 )
 def port_conflicts(
     context: dg.AssetExecutionContext, port_map: Any
-) -> Iterator[dg.Output[Any] | dg.AssetCheckResult]:
-    """Ports bound by two or more components on the codebase's machine, including components of
-    other codebases with the same machine label (read from their port_map of the same date)."""
-    maps = port_map if isinstance(port_map, Mapping) else {context.partition_key: port_map}
-    warehouse = Warehouse()
+) -> Iterator[dg.Output[Any] | dg.AssetCheckEvaluation]:
+    """Ports bound by two or more components on one machine, over every codebase of the day: within a
+    codebase and across the codebases that share a machine label. New conflicts (not in the previous
+    available day) fail the day's check; old ones are listed."""
+    newness = NewFindings(
+        NO_NEW_PORT_CONFLICTS, "conflict_key", ["machine", "port", "transport", "components", "sites"]
+    )
     frames: dict[str, pd.DataFrame] = {}
     metas: dict[str, dict[str, Any]] = {}
-    by_day: dict[dt.date, pd.DataFrame] = {}
-    known: dict[str, bool] = {}
-    for key, name, day in run_partitions(context):
-        others = {
-            cb.name: warehouse.read("port_map", {"codebase": cb.name, "date": str(day)})
-            for cb in neighbours(name)
-        }
-        previous = _previous_keys(warehouse, name, day, by_day)
-        df, meta = compute_port_conflicts(name, maps.get(key), others, previous)
-        frames[key], metas[key], by_day[day], known[key] = df, meta, df, previous is not None
-        context.log.info(f"{key}: {len(df)} port conflicts, {meta['new_conflicts']} new")
+    for key, day in run_days(context):
+        df, meta = compute_port_conflicts(by_codebase(port_map, day))
+        df = newness.mark(key, None, day, df)
+        frames[key] = df
+        metas[key] = {**meta, "new_conflicts": newness.new_count(key), "conflicts": conflict_table(df)}
+        context.log.info(f"{key}: {len(df)} port conflicts, {metas[key]['new_conflicts']} new")
     yield partitioned_output(context, frames, metas)
-    newest = list(frames)[-1]
-    yield new_port_conflicts_result(frames[newest], newest, known[newest])
+    yield from newness.evaluations(context)

@@ -1,6 +1,6 @@
-"""Declared schemas of ``port_map`` and ``port_conflicts`` (match sql/V013 and V014)."""
+"""Declared schemas of ``port_map`` and ``port_conflicts`` (match sql/V013 and V080)."""
 
-from symphony_assets.storage.tables import BOOL, INT, STRING, Column, TableSchema
+from symphony_assets.storage.tables import BOOL, DATE, INT, STRING, Column, TableSchema
 
 PORT_MAP = TableSchema(
     name="port_map",
@@ -30,7 +30,7 @@ PORT_MAP = TableSchema(
 
 PORT_CONFLICTS = TableSchema(
     name="port_conflicts",
-    description="Ports bound by two or more components on the same machine (this codebase involved).",
+    description="Ports bound by two or more components on the same machine, over every codebase of the day.",
     columns=(
         Column("machine", STRING, "Machine label shared by every component involved", False),
         Column("port", INT, "The contested port", False),
@@ -41,6 +41,7 @@ PORT_CONFLICTS = TableSchema(
         Column("component_count", INT, "Number of components binding the port", False),
         Column("sites", STRING, "codebase:path:line of every binding site", False),
         Column("cross_codebase", BOOL, "True when another codebase on the machine is involved", False),
-        Column("is_new", BOOL, "True when the previous day's partition does not hold this conflict", False),
+        Column("first_seen", DATE, "First day the conflict was seen"),
+        Column("is_new", BOOL, "Not in the previous available day (False on a first partition)"),
     ),
 )

@@ -20,7 +20,8 @@ from symphony_assets.analysis.reconcile import (
     plan_markdown,
 )
 from symphony_assets.config import Codebase
-from symphony_assets.core.names import TRIGGER_TAG
+from symphony_assets.core.names import FLEET_ASSETS, TRIGGER_TAG
+from symphony_assets.defs.fleet import fleet_day, fleet_input, involves
 from symphony_assets.defs.snapshots import (
     codebase_named,
     input_for,
@@ -196,7 +197,11 @@ def result_metadata(result: ReconcileResult, tracker: str, notes: Mapping[str, s
 @snapshot_asset(
     TRACKER_ISSUES,
     # Every asset a source can read is a declared input, so the lineage shows where findings come from.
-    ins={"todo_list": dg.AssetIn("todo_list"), **{a: dg.AssetIn(a) for a, _ in SOURCE_ASSETS.values()}},
+    ins={
+        "todo_list": dg.AssetIn("todo_list"),
+        **{a: dg.AssetIn(a) for a, _ in SOURCE_ASSETS.values() if a not in FLEET_ASSETS},
+        **{a: fleet_input(a) for a in FLEET_ASSETS},
+    },
     group_name="tracker",
     kinds={"postgres", "parquet"},
     tags={TRIGGER_TAG: "sensor"},
@@ -235,7 +240,10 @@ def tracker_issues(
         todo_rows = required_input(todo_list, key, "todo_list")
         codebase = codebase_named(name)
         sources = list(codebase.option(DOMAIN, "sources") or config.sources)
-        upstream = {asset: input_for(value, key) for asset, value in inputs.items()}
+        upstream = {
+            asset: involves(fleet_day(value, day), name) if asset in FLEET_ASSETS else input_for(value, key)
+            for asset, value in inputs.items()
+        }
         findings, notes = gather_findings(codebase, day, todo_rows, sources, upstream)
         acting = not config.dry_run and day == today
         if not config.dry_run and day != today:
