@@ -109,7 +109,8 @@ def _ports(snapshot: Snapshot, cache: Any) -> list[GateFinding]:
 
 
 def _broad_excepts(snapshot: Snapshot, cache: Any) -> list[GateFinding]:
-    from symphony_assets.defs.code.assets import RunState, compute_code_structure
+    from symphony_assets.defs.code.assets import compute_code_structure
+    from symphony_assets.resources.code_facts import RunState
 
     df, _ = compute_code_structure(snapshot, RunState(cache), frozenset({"code_findings"}))["code_findings"]
     return [
