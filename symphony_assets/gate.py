@@ -125,7 +125,7 @@ def _junk(snapshot: Snapshot) -> list[GateFinding]:
     lying untracked in the working tree; ignored files are build output, not the commit's business."""
     from symphony_assets.analysis.cleanup_rules import FileFacts, judge
     from symphony_assets.analysis.findings import backup_kind
-    from symphony_assets.defs.cleanup.assets import rules_for
+    from symphony_assets.defs.cleanup.settings import rules_for
 
     rules = rules_for(snapshot.codebase)
     out = []
