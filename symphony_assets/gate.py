@@ -82,11 +82,8 @@ def _records(df: Any) -> list[dict[str, Any]]:
 
 
 def _cycles(snapshot: Snapshot, cache: Any) -> list[GateFinding]:
-    from symphony_assets.defs.imports.assets import (
-        compute_import_cycles,
-        compute_import_graph,
-        edges_from_frame,
-    )
+    from symphony_assets.defs.imports.assets import compute_import_graph
+    from symphony_assets.defs.imports.frames import compute_import_cycles, edges_from_frame
 
     graph, _ = compute_import_graph(snapshot, cache)
     df, _ = compute_import_cycles(edges_from_frame(graph))
