@@ -185,7 +185,7 @@ def cleanup_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
     def restore(args: argparse.Namespace) -> int:
         import uuid
 
-        from symphony_assets.defs.cleanup.assets import executor_for_label
+        from symphony_assets.defs.cleanup.settings import executor_for_label
         from symphony_assets.resources.postgres import Database
         from symphony_assets.runner import prepare_environment
 
@@ -212,7 +212,7 @@ def cleanup_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
         return 1 if failed else 0
 
     def holds(args: argparse.Namespace) -> int:
-        from symphony_assets.defs.cleanup.assets import connect_factory
+        from symphony_assets.resources.postgres import connect_factory
         from symphony_assets.resources.quarantine import AuditLog
         from symphony_assets.runner import prepare_environment
 

@@ -82,11 +82,8 @@ def _records(df: Any) -> list[dict[str, Any]]:
 
 
 def _cycles(snapshot: Snapshot, cache: Any) -> list[GateFinding]:
-    from symphony_assets.defs.imports.assets import (
-        compute_import_cycles,
-        compute_import_graph,
-        edges_from_frame,
-    )
+    from symphony_assets.defs.imports.assets import compute_import_graph
+    from symphony_assets.defs.imports.frames import compute_import_cycles, edges_from_frame
 
     graph, _ = compute_import_graph(snapshot, cache)
     df, _ = compute_import_cycles(edges_from_frame(graph))
@@ -109,7 +106,8 @@ def _ports(snapshot: Snapshot, cache: Any) -> list[GateFinding]:
 
 
 def _broad_excepts(snapshot: Snapshot, cache: Any) -> list[GateFinding]:
-    from symphony_assets.defs.code.assets import RunState, compute_code_structure
+    from symphony_assets.defs.code.assets import compute_code_structure
+    from symphony_assets.resources.code_facts import RunState
 
     df, _ = compute_code_structure(snapshot, RunState(cache), frozenset({"code_findings"}))["code_findings"]
     return [
@@ -124,7 +122,7 @@ def _junk(snapshot: Snapshot) -> list[GateFinding]:
     lying untracked in the working tree; ignored files are build output, not the commit's business."""
     from symphony_assets.analysis.cleanup_rules import FileFacts, judge
     from symphony_assets.analysis.findings import backup_kind
-    from symphony_assets.defs.cleanup.assets import rules_for
+    from symphony_assets.defs.cleanup.settings import rules_for
 
     rules = rules_for(snapshot.codebase)
     out = []

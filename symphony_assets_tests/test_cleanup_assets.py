@@ -25,6 +25,7 @@ from symphony_assets.defs.resources import resources
 from symphony_assets.lifecycle import load_registry, update_registry
 from symphony_assets.orchestration import snapshot_job, sync_codebases
 from symphony_assets.resources.postgres import Database
+from symphony_assets.resources.processes import stop_processes
 from symphony_assets.runner import run_snapshots
 from symphony_assets_tests.gitrepo import GitRepo
 from symphony_assets_tests.test_quarantine import tree_hash
@@ -318,7 +319,7 @@ def test_stop_processes_escalates_to_sigkill() -> None:
         import psutil
 
         found = [{"proc": psutil.Process(proc.pid), "pid": proc.pid}]
-        outcome = cleanup_assets.stop_processes(found, grace_s=0.5)
+        outcome = stop_processes(found, grace_s=0.5)
         assert outcome[proc.pid][:2] == ("killed", "done")  # it outlived SIGTERM's grace period
         proc.wait(timeout=5)
         assert not psutil.pid_exists(proc.pid)

@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 from radon.complexity import cc_visit
 
-from symphony_assets.defs.code.assets import PYTHON_ANALYSER, code_structure
+from symphony_assets.defs.code.assets import code_structure
 from symphony_assets.defs.partitions import CODEBASE, snapshot_key
 from symphony_assets.resources.cache import CACHE_ENV
+from symphony_assets.resources.code_facts import PYTHON_ANALYSER
 from symphony_assets.resources.postgres import Database
 from symphony_assets_tests.gitrepo import GitRepo
 from symphony_assets_tests.materialize import materialize_days, real_resources
@@ -339,7 +340,7 @@ def test_per_chunk_analysis_equals_the_whole_file_analysis() -> None:
     import radon
 
     import symphony_assets.analysis as analysis
-    from symphony_assets.defs.code.assets import ChunkMemo, analyse_python
+    from symphony_assets.analysis.chunks import ChunkMemo, analyse_python
 
     rng = random.Random(9)
     marker = ("TO" + "DO").encode()
@@ -482,7 +483,7 @@ def test_one_row_per_definition_and_one_per_unmeasured_file(
 
 
 def test_complexity_metadata_of_a_codebase_without_python() -> None:
-    from symphony_assets.defs.code.assets import complexity_metadata
+    from symphony_assets.defs.code.metadata import complexity_metadata
     from symphony_assets.defs.code.schemas import CODE_COMPLEXITY
 
     meta = complexity_metadata(CODE_COMPLEXITY.empty_frame())

@@ -483,3 +483,18 @@ def match_cmdline_to_file(
     if name.endswith(".py"):
         return _match_path(argv[0], files, cwd, root)
     return None
+
+
+def fill_cmdlines(procs: Sequence[ProcessSample]) -> list[ProcessSample]:
+    """Utilisation rows of a pid get the command line its memory row of the same host/device saw."""
+    known: dict[tuple[str, str, int], tuple[tuple[str, ...], str | None]] = {}
+    for p in procs:
+        if p.cmdline:
+            known.setdefault((p.host, p.device_uuid, p.pid), (p.cmdline, p.cwd))
+    out = []
+    for p in procs:
+        if p.cmdline is None and (p.host, p.device_uuid, p.pid) in known:
+            cmd, cwd = known[(p.host, p.device_uuid, p.pid)]
+            p = ProcessSample(**{**p.__dict__, "cmdline": cmd, "cwd": cwd})
+        out.append(p)
+    return out

@@ -14,7 +14,7 @@ import os
 import re
 import signal
 import stat
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -247,6 +247,11 @@ def resolve_urls(start: bool = True) -> PostgresUrls:
 # ---------------------------------------------------------------------------------------------
 # The database: connections, migrations, the partition mirror
 # ---------------------------------------------------------------------------------------------
+
+
+def connect_factory(url: str) -> Callable[[], psycopg2.extensions.connection]:
+    """A new connection per call (for holders of their own connections: audit logs, advisory locks)."""
+    return lambda: psycopg2.connect(url, connect_timeout=10)
 
 
 class Database:

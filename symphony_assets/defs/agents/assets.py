@@ -18,9 +18,9 @@ import pandas as pd
 
 from symphony_assets.analysis import agents as agents_analysis
 from symphony_assets.analysis.agents import Declaration, compare, declarations
+from symphony_assets.analysis.gpu_agents import is_agent_path
 from symphony_assets.config import Codebase
 from symphony_assets.defs.agents.schemas import AGENT_REGISTRY
-from symphony_assets.defs.gpu.assets import is_agent_path
 from symphony_assets.defs.newness import NewFindings, new_findings_spec
 from symphony_assets.defs.snapshots import (
     codebase_named,

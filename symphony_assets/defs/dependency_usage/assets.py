@@ -10,15 +10,12 @@ Per-codebase options (``dependency_usage:`` in ``symphony.yaml``): ``module_map`
 opencv-python}``), ``ignore_modules`` and ``ignore_packages``.
 """
 
-import functools
-import importlib.metadata
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
 import dagster as dg
 import pandas as pd
-from packaging.requirements import InvalidRequirement, Requirement
 
 from symphony_assets.analysis import imports as imports_analysis
 from symphony_assets.analysis.depusage import (
@@ -26,7 +23,6 @@ from symphony_assets.analysis.depusage import (
     DeclaredPackage,
     ImportSite,
     dependency_usage,
-    normalise,
 )
 from symphony_assets.analysis.imports import FileImports, build_module_index, extract_imports
 from symphony_assets.config import Codebase
@@ -51,6 +47,7 @@ from symphony_assets.defs.snapshots import (
 )
 from symphony_assets.resources.cache import AnalysisCache, CacheStats, analyse_files
 from symphony_assets.resources.git import GitResource, Snapshot
+from symphony_assets.resources.installed import installed_modules, requirement_closure
 from symphony_assets.resources.postgres import PostgresResource
 
 ASSET = "dependency_usage"
@@ -60,43 +57,6 @@ IMPORTS_ANALYSER = "import_graph"
 TOP_N = 15
 ANALYSER_VERSION = "1"
 NO_NEW_MISSING = new_findings_spec(ASSET, "missing_dependencies")
-
-
-@functools.lru_cache(maxsize=1)
-def installed_modules() -> dict[str, tuple[str, ...]]:
-    """Top-level module -> distributions, from the metadata installed where this runs."""
-    return {m: tuple(d) for m, d in importlib.metadata.packages_distributions().items()}
-
-
-@functools.lru_cache(maxsize=4096)
-def _direct_requires(package: str) -> tuple[str, ...]:
-    try:
-        raw = importlib.metadata.requires(package) or []
-    except importlib.metadata.PackageNotFoundError:
-        return ()
-    out = []
-    for line in raw:
-        try:
-            req = Requirement(line)
-        except InvalidRequirement:
-            continue
-        if req.marker is not None and "extra" in str(req.marker):
-            continue  # only what a plain install pulls in
-        out.append(normalise(req.name))
-    return tuple(out)
-
-
-def requirement_closure(package: str) -> frozenset[str]:
-    """Every distribution a plain install of ``package`` pulls in, as far as the metadata here knows."""
-    seen: set[str] = set()
-    stack = list(_direct_requires(package))
-    while stack:
-        name = stack.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        stack.extend(_direct_requires(name))
-    return frozenset(seen)
 
 
 def _declared(df: pd.DataFrame | None) -> list[DeclaredPackage]:

@@ -11,12 +11,13 @@ import dagster as dg
 
 from symphony_assets.analysis.health import WARN, Measurement, Thresholds, judge
 from symphony_assets.config import ConfigError, load_config
-from symphony_assets.defs.cleanup.assets import find_stale_processes, rules_for
+from symphony_assets.defs.cleanup.settings import rules_for
 from symphony_assets.defs.health.schemas import MACHINE_HEALTH
 from symphony_assets.defs.partitions import gpu_partitions, partition_columns
 from symphony_assets.defs.snapshots import md_table, partitioned_output
 from symphony_assets.resources.health import disk, post_alert, postgres_size, temp_files
 from symphony_assets.resources.postgres import PostgresResource
+from symphony_assets.resources.processes import find_stale_processes
 
 HEALTH_CHECK = dg.AssetCheckSpec(
     "machine_healthy",
