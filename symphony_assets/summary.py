@@ -79,7 +79,9 @@ def ui_url() -> str:
 
 
 def asset_page(asset: str, codebase: str, day: str) -> str:
-    return f"{ui_url()}/assets/{asset}?partition={quote(f'{codebase}|{day}', safe='')}"
+    """The asset's page at the codebase's partition of the day (the day's, for a fleet-wide asset)."""
+    key = day if asset in FLEET_ASSETS else f"{codebase}|{day}"
+    return f"{ui_url()}/assets/{asset}?partition={quote(key, safe='')}"
 
 
 def _plural(n: int, one: str, many: str | None = None) -> str:

@@ -186,13 +186,17 @@ def test_piped_run_prints_plain_progress_a_findings_summary_and_json(findings_re
     assert f"NEW app/jobs.py:2 {MARK} retry on timeout" in out
     assert re.search(r"1 file does not parse \(1 new\)\s+NEW app/old\.py", out), out
     assert "reclaimable in" in out
-    assert "http://127.0.0.1:3000/assets/port_conflicts?partition=shop%7C2024-06-02" in out
+    assert "http://127.0.0.1:3000/assets/todo_list?partition=shop%7C2024-06-02" in out
+    assert "http://127.0.0.1:3000/assets/port_conflicts?partition=2024-06-02" in out  # fleet-wide: the day
 
     # Scripts: one JSON document on stdout, nothing on stderr with --quiet.
     proc = _cli_pipe("run", "--from", "2024-06-01", "--to", "2024-06-02", "--json", "--quiet")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
-    (run,) = doc["runs"]
+    # The codebase's own run, then the fleet-wide run, then its cross-codebase run (duplicates).
+    assert [r["codebase"] for r in doc["runs"]] == ["shop", "(fleet)", "shop"]
+    run = doc["runs"][0]
+    assert all(r["success"] for r in doc["runs"]) and "port_conflicts" in doc["runs"][1]["rows"]
     assert run["success"] and run["progress"]["days_done"] == run["progress"]["days_total"] == 2
     assert run["run_id"] and "import_cycles" in run["rows"]
     (shop,) = doc["findings"]

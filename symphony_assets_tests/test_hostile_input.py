@@ -87,7 +87,8 @@ def test_hostile_corpus_runs_end_to_end_with_nothing_lost(
     started = time.monotonic()
     outcomes = run_snapshots(dagster_instance, ["hostile"], DAY, DAY)
     elapsed = time.monotonic() - started
-    assert [o.success for o in outcomes] == [True], outcomes[0].error
+    # Its own run, the fleet-wide run, its cross-codebase run.
+    assert [o.success for o in outcomes] == [True, True, True], [o.error for o in outcomes]
     assert elapsed < 240, elapsed
 
     def table(asset: str) -> pd.DataFrame:

@@ -249,30 +249,3 @@ def md_table(
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows]
     return dg.MetadataValue.md("\n".join(lines))
-
-
-def new_today_partitions(context: dg.SensorEvaluationContext, asset: str) -> list[tuple[str, int]]:
-    """(partition key, storage id) of each materialisation of today's partitions of ``asset`` since
-    the cursor, which moves past everything looked at. Past days (backfills) never count: only today
-    acts."""
-    cursor = int(context.cursor or 0)
-    records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), after_storage_id=cursor),
-        limit=200,
-        ascending=True,
-    ).records
-    today = utc_today()
-    found = []
-    for record in records:
-        cursor = max(cursor, record.storage_id)
-        key = record.partition_key
-        if key and partition_columns(key)["date"] == today:
-            found.append((key, record.storage_id))
-    context.update_cursor(str(cursor))
-    return found
-
-
-def exclusive_tags(domain: str, partition_key: str) -> dict[str, str]:
-    """Run tags that, with dagster.yaml's ``symphony/exclusive`` limit, allow one such run per codebase."""
-    codebase = str(partition_columns(partition_key)["codebase"])
-    return {"symphony/codebase": codebase, "symphony/exclusive": f"{domain}:{codebase}"}

@@ -14,7 +14,7 @@ import dagster as dg
 
 from symphony_assets.config import ConfigError, load_config
 from symphony_assets.defs.partitions import partition_columns
-from symphony_assets.defs.snapshots import exclusive_tags, new_today_partitions, utc_today
+from symphony_assets.defs.snapshots import utc_today
 from symphony_assets.resources.acting import BLOCKED_TAG, sensor_switch_reason
 
 
@@ -89,3 +89,30 @@ def acting_sensor(
         name=name, job=job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING
     )(evaluate)
     return ActingSensor(job, sensor)
+
+
+def new_today_partitions(context: dg.SensorEvaluationContext, asset: str) -> list[tuple[str, int]]:
+    """(partition key, storage id) of each materialisation of today's partitions of ``asset`` since
+    the cursor, which moves past everything looked at. Past days (backfills) never count: only today
+    acts."""
+    cursor = int(context.cursor or 0)
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), after_storage_id=cursor),
+        limit=200,
+        ascending=True,
+    ).records
+    today = utc_today()
+    found = []
+    for record in records:
+        cursor = max(cursor, record.storage_id)
+        key = record.partition_key
+        if key and partition_columns(key)["date"] == today:
+            found.append((key, record.storage_id))
+    context.update_cursor(str(cursor))
+    return found
+
+
+def exclusive_tags(domain: str, partition_key: str) -> dict[str, str]:
+    """Run tags that, with dagster.yaml's ``symphony/exclusive`` limit, allow one such run per codebase."""
+    codebase = str(partition_columns(partition_key)["codebase"])
+    return {"symphony/codebase": codebase, "symphony/exclusive": f"{domain}:{codebase}"}

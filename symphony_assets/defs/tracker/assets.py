@@ -11,7 +11,6 @@ from typing import Any
 
 import dagster as dg
 import pandas as pd
-from psycopg2 import sql
 
 from symphony_assets.analysis.reconcile import (
     ADAPTERS,
@@ -33,7 +32,8 @@ from symphony_assets.defs.snapshots import (
 )
 from symphony_assets.defs.tracker.schemas import TRACKER_ISSUES
 from symphony_assets.resources.acting import run_switch_reason
-from symphony_assets.resources.postgres import Database, PostgresResource
+from symphony_assets.resources.finding_history import load_history
+from symphony_assets.resources.postgres import PostgresResource
 from symphony_assets.resources.tracker import (
     BuiltinTracker,
     GitHubTracker,
@@ -99,31 +99,6 @@ def gather_findings(
         findings += found
         notes[source] = f"{len(found)} findings from {asset}"
     return findings, notes
-
-
-def load_history(db: Database, codebase: str, day: date) -> dict[str, date]:
-    """When each fingerprint was last seen before ``day``: in ``todo_list`` or as a present finding here."""
-    parts = []
-    params: list[Any] = []
-    with db.transaction() as cur:
-        for table, extra in (("todo_list", sql.SQL("")), ("tracker_issues", sql.SQL(" AND present"))):
-            cur.execute("SELECT to_regclass(%s)", (f"symphony.{table}",))
-            row = cur.fetchone()
-            if row is None or row[0] is None:
-                continue
-            parts.append(
-                sql.SQL("SELECT fingerprint, date FROM {} WHERE codebase = %s AND date < %s{}").format(
-                    sql.Identifier("symphony", table), extra
-                )
-            )
-            params += [codebase, day]
-        if not parts:
-            return {}
-        query = sql.SQL("SELECT fingerprint, max(date) FROM ({}) AS seen GROUP BY fingerprint").format(
-            sql.SQL(" UNION ALL ").join(parts)
-        )
-        cur.execute(query, params)
-        return {str(fp): last for fp, last in cur.fetchall()}
 
 
 def tracker_name(tracker: Tracker) -> str:
