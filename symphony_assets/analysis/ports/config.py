@@ -42,17 +42,15 @@ def config_ports(fmt: FileFormat, text: str) -> list[PortSite]:
         return [skipped_site(exc.reason)]
     if roots is None:
         return _line_ports(text)
-    sites: list[PortSite] = []
     walk = _Walk(limits.MAX_ALIAS_EXPANSION)
     skipped: str | None = None
     try:
-        variables: dict[str, str] = {}
         seen: set[int] = set()
         for root in roots:
-            collect_vars(root, variables, seen, 0)
+            collect_vars(root, walk.variables, seen, 0)
         for root in roots:
             compose = root.kind == "map" and any(k == "services" and v.kind == "map" for k, v in root.items)
-            _walk_config(root, "", variables, compose, sites, walk, 0)
+            _walk_config(root, "", compose, walk, 0)
     except limits.LimitExceeded as exc:
         skipped = exc.reason
     except RecursionError:
@@ -62,6 +60,7 @@ def config_ports(fmt: FileFormat, text: str) -> list[PortSite]:
             f"limit: YAML aliases expand to more than {limits.MAX_ALIAS_EXPANSION:,} extra nodes;"
             " later uses of an alias were not followed"
         )
+    sites = walk.sites
     sites.sort(key=lambda s: (s.line, s.context, s.port if s.port is not None else -1))
     if skipped is not None:
         sites.insert(0, skipped_site(skipped))
@@ -90,11 +89,14 @@ def _load_config(fmt: FileFormat, text: str) -> list[ConfigNode] | None:
 
 
 class _Walk:
-    """What one config walk has visited, and how many re-visits through YAML aliases it may still make."""
+    """One config walk: the variables a ``${VAR}`` may name, the sites found, what it has visited, and
+    how many re-visits through YAML aliases it may still make."""
 
-    __slots__ = ("active", "expansions_left", "truncated", "visited")
+    __slots__ = ("active", "expansions_left", "sites", "truncated", "variables", "visited")
 
     def __init__(self, expansions: int) -> None:
+        self.variables: dict[str, str] = {}
+        self.sites: list[PortSite] = []
         self.visited: set[int] = set()
         #: The nodes on the path being walked: an alias to one of them is a cycle.
         self.active: set[int] = set()
@@ -114,15 +116,7 @@ class _Walk:
         return True
 
 
-def _walk_config(
-    node: ConfigNode,
-    path: str,
-    variables: dict[str, str],
-    compose: bool,
-    sites: list[PortSite],
-    walk: _Walk,
-    depth: int,
-) -> None:
+def _walk_config(node: ConfigNode, path: str, compose: bool, walk: _Walk, depth: int) -> None:
     """Sites under ``node``; an aliased subtree is walked wherever it is used, within ``walk``'s budget."""
     if depth > limits.MAX_CONFIG_DEPTH:
         raise limits.LimitExceeded(limits.depth_reason(depth))
@@ -130,20 +124,13 @@ def _walk_config(
         return  # a recursive alias (the node is its own ancestor), or the alias budget is spent
     walk.active.add(id(node))
     try:
-        _walk_children(node, path, variables, compose, sites, walk, depth)
+        _walk_children(node, path, compose, walk, depth)
     finally:
         walk.active.discard(id(node))
 
 
-def _walk_children(
-    node: ConfigNode,
-    path: str,
-    variables: dict[str, str],
-    compose: bool,
-    sites: list[PortSite],
-    walk: _Walk,
-    depth: int,
-) -> None:
+def _walk_children(node: ConfigNode, path: str, compose: bool, walk: _Walk, depth: int) -> None:
+    variables, sites = walk.variables, walk.sites
     if node.kind == "map":
         host = _sibling_host(node)
         for key, child in node.items:
@@ -157,7 +144,7 @@ def _walk_children(
             elif child.kind == "scalar":
                 _config_scalar(key, child, child_path, host, variables, sites)
             else:
-                _walk_config(child, child_path, variables, compose, sites, walk, depth + 1)
+                _walk_config(child, child_path, compose, walk, depth + 1)
     elif node.kind == "list":
         for index, (_, child) in enumerate(node.items):
             child_path = f"{path}[{index}]"
@@ -168,7 +155,7 @@ def _walk_children(
             elif child.kind == "scalar":
                 _config_scalar("", child, child_path, None, variables, sites)
             else:
-                _walk_config(child, child_path, variables, compose, sites, walk, depth + 1)
+                _walk_config(child, child_path, compose, walk, depth + 1)
 
 
 def _sibling_host(node: ConfigNode) -> str | None:
