@@ -29,14 +29,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from symphony_assets.analysis.imports import (
-    Edge,
-    FileImports,
-    build_module_index,
-    extract_imports,
-    find_cycles,
-    resolve_imports,
-)
+from symphony_assets.analysis.imports.cycles import find_cycles
+from symphony_assets.analysis.imports.extract import extract_imports
+from symphony_assets.analysis.imports.modules import build_module_index
+from symphony_assets.analysis.imports.resolve import Edge, resolve_imports
+from symphony_assets.analysis.imports.statements import FileImports
 
 FILLER = '''
 

@@ -26,14 +26,11 @@ from radon.visitors import Class
 
 from symphony_assets.analysis import complexity as complexity_analysis
 from symphony_assets.analysis.findings import broad_excepts
-from symphony_assets.analysis.imports import (
-    build_module_index,
-    extract_imports,
-    find_cycles,
-    find_unresolved,
-    resolve_imports,
-    strongly_connected_components,
-)
+from symphony_assets.analysis.imports.cycles import find_cycles
+from symphony_assets.analysis.imports.extract import extract_imports
+from symphony_assets.analysis.imports.graph import strongly_connected_components
+from symphony_assets.analysis.imports.modules import build_module_index
+from symphony_assets.analysis.imports.resolve import find_unresolved, resolve_imports
 from symphony_assets.analysis.pysource import parse_python, recover_python
 from symphony_assets.analysis.requirements import parse_requirements_file
 from symphony_assets.analysis.todos import extract_todos

@@ -17,7 +17,9 @@ import dagster as dg
 import pytest
 
 from symphony_assets.analysis import limits
-from symphony_assets.analysis.ports import PortSite, extract_ports
+from symphony_assets.analysis.ports import extract as port_extract
+from symphony_assets.analysis.ports.extract import extract_ports
+from symphony_assets.analysis.ports.sites import PortSite
 from symphony_assets.defs.partitions import CODEBASE, snapshot_key
 from symphony_assets.defs.ports.assets import port_map
 from symphony_assets.resources.git import GitResource
@@ -135,9 +137,7 @@ def test_too_many_nodes_is_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_file_over_the_size_limit_is_recorded_as_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(limits, "MAX_CONFIG_BYTES", 10_000)
-    import symphony_assets.analysis.ports as ports
-
-    monkeypatch.setattr(ports, "MAX_CONFIG_BYTES", 10_000)
+    monkeypatch.setattr(port_extract, "MAX_CONFIG_BYTES", 10_000)
     data = report(200)
     assert len(data) > 10_000
     (note,) = extract_ports("reports/scan.json", data)

@@ -14,22 +14,17 @@ from pathlib import Path
 import dagster
 import pytest
 
-from symphony_assets.analysis import imports as imports_module
-from symphony_assets.analysis.imports import (
+from symphony_assets.analysis.imports import cycles as cycles_module
+from symphony_assets.analysis.imports.cycles import find_cycles
+from symphony_assets.analysis.imports.extract import _ast_imports, _bindings, _keyword_lines, extract_imports
+from symphony_assets.analysis.imports.modules import ModuleIndex, build_module_index
+from symphony_assets.analysis.imports.resolve import Edge, resolve_imports
+from symphony_assets.analysis.imports.statements import (
     IMPORT_TIME_KINDS,
     KINDS,
     LATENT_KINDS,
-    Edge,
     FileImports,
     ImportStmt,
-    ModuleIndex,
-    _ast_imports,
-    _bindings,
-    _keyword_lines,
-    build_module_index,
-    extract_imports,
-    find_cycles,
-    resolve_imports,
 )
 from symphony_assets.analysis.pysource import parse_python
 
@@ -670,7 +665,7 @@ def _layered_edges(n: int) -> list[Edge]:
 def test_latent_cut_budget_binds_on_a_layered_graph(monkeypatch: pytest.MonkeyPatch) -> None:
     edges = _layered_edges(1500)
     bounded = find_cycles(edges).latent[0]
-    monkeypatch.setattr(imports_module, "_LATENT_CUT_FLOOR", 10**9)
+    monkeypatch.setattr(cycles_module, "_LATENT_CUT_FLOOR", 10**9)
     full = find_cycles(edges).latent[0]
     assert bounded.modules == full.modules and bounded.loop == full.loop
     assert len(full.cut) < len(bounded.cut)  # the budget was used up: a valid but longer cut
@@ -682,7 +677,7 @@ def test_latent_cut_budget_binds_on_a_layered_graph(monkeypatch: pytest.MonkeyPa
 _REPORT_DIGEST = """
 import hashlib
 from symphony_assets_tests.test_imports import _layered_edges
-from symphony_assets.analysis.imports import find_cycles
+from symphony_assets.analysis.imports.cycles import find_cycles
 report = find_cycles(_layered_edges(1500))
 text = repr([(c.cycle_id, c.loop, c.cut) for c in report.cycles])
 print(hashlib.sha1(text.encode()).hexdigest(), len(report.latent[0].cut))
@@ -710,7 +705,7 @@ def test_cycles_are_the_same_in_every_process() -> None:
 
 
 def test_missing_modules_are_findings_not_edges(tmp_path: Path) -> None:
-    from symphony_assets.analysis.imports import find_unresolved
+    from symphony_assets.analysis.imports.resolve import find_unresolved
 
     write_tree(
         tmp_path,

@@ -6,14 +6,10 @@ import ast
 import textwrap
 
 from symphony_assets.analysis import pysource
-from symphony_assets.analysis.ports import (
-    PortSite,
-    SiteWithContext,
-    extract_ports,
-    file_format,
-    find_conflicts,
-    is_port_key,
-)
+from symphony_assets.analysis.ports.config_values import is_port_key
+from symphony_assets.analysis.ports.conflicts import SiteWithContext, find_conflicts
+from symphony_assets.analysis.ports.extract import extract_ports
+from symphony_assets.analysis.ports.sites import PortSite, file_format
 
 
 def py(code: str) -> list[PortSite]:

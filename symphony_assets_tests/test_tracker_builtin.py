@@ -12,14 +12,14 @@ import psycopg2
 import pytest
 
 from symphony_assets.analysis.reconcile import Finding, label_for, marker
-from symphony_assets.resources.tracker import (
-    BuiltinTracker,
+from symphony_assets.resources.tracker.apply import reconcile
+from symphony_assets.resources.tracker.base import (
     Tracker,
     TrackerBusyError,
     TrackerNotFoundError,
     TrackerValidationError,
-    reconcile,
 )
+from symphony_assets.resources.tracker.builtin import BuiltinTracker
 
 DAY = date(2026, 11, 21)
 TAG = "TO" + "DO"

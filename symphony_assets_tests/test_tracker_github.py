@@ -14,16 +14,16 @@ from typing import Any
 import pytest
 
 from symphony_assets.analysis.reconcile import Finding, label_for, marker, parse_fingerprint
-from symphony_assets.resources.tracker import (
+from symphony_assets.resources.tracker.apply import reconcile
+from symphony_assets.resources.tracker.base import (
     CircuitOpenError,
-    GitHubTracker,
     TrackerAuthError,
     TrackerForbiddenError,
     TrackerRateLimitError,
     TrackerUnavailableError,
     TrackerValidationError,
-    reconcile,
 )
+from symphony_assets.resources.tracker.github import GitHubTracker
 from symphony_assets_tests.fake_github import FakeClock, FakeGitHub, Flaky
 
 TOKEN = "ghp_SECRET_do_not_log_4f9a2c"
