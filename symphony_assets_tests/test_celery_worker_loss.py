@@ -78,6 +78,24 @@ def _events(instance: dg.DagsterInstance, run_id: str, kind: dg.DagsterEventType
     return [r.event_log_entry.dagster_event for r in records if r.event_log_entry.dagster_event]
 
 
+def _step_seconds(instance: dg.DagsterInstance, run_id: str) -> float:
+    """The longest time from a STEP_START to the next STEP_SUCCESS of the same step in a run."""
+    records = []
+    for kind in (dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS):
+        records += instance.get_records_for_run(run_id, of_type=kind, limit=1000).records
+    started: dict[str, float] = {}
+    longest = 0.0
+    for record in sorted(records, key=lambda r: r.storage_id):
+        event = record.event_log_entry.dagster_event
+        if event is None or event.step_key is None:
+            continue
+        if event.event_type == dg.DagsterEventType.STEP_START:
+            started[event.step_key] = record.event_log_entry.timestamp
+        elif event.step_key in started:
+            longest = max(longest, record.event_log_entry.timestamp - started.pop(event.step_key))
+    return longest
+
+
 def _kill_first_worker_to_start_a_step(
     instance: dg.DagsterInstance, workers: list[Worker], known_runs: set[str], backfill: Future[Any]
 ) -> tuple[Worker, str, str, float]:
@@ -162,6 +180,10 @@ def test_killing_a_worker_mid_step_leaves_every_partition_materialised_exactly_o
     assert successes == [survivor.pid]
     # Redelivery waited for the visibility timeout (the victim acknowledged nothing).
     assert finished - killed_at >= VISIBILITY_S * 0.9
+
+    # A step that outlived the visibility timeout would have been handed out twice: say so if one did.
+    longest = max(_step_seconds(dagster_instance, str(o.run_id)) for o in outcomes)
+    print(f"longest step on a worker: {longest:.1f} s (visibility timeout {VISIBILITY_S} s)")
 
     # Every partition materialised exactly once across the backfill's runs, none by the victim.
     run_ids = {o.run_id for o in outcomes}

@@ -27,7 +27,14 @@ import psutil
 import pytest
 import yaml
 
-from symphony_assets.backfills import BACKFILL_TAG, SUBMITTED_BY_TAG, partition_keys, wait_for_backfill
+from symphony_assets.backfills import (
+    BACKFILL_TAG,
+    SUBMITTED_BY_TAG,
+    BackfillError,
+    backfill_params,
+    partition_keys,
+    wait_for_backfill,
+)
 from symphony_assets.cli import main
 from symphony_assets.core.names import RANGE_END_TAG, RANGE_START_TAG
 from symphony_assets.runner import INSTANCE_YAML, PROJECT_ROOT
@@ -155,3 +162,23 @@ def test_a_backfill_submitted_to_the_instance_is_split_and_run_by_the_daemon(
             df = Warehouse().read(ASSET, {"codebase": name, "date": str(day)})
             assert df is not None, (name, day)
             assert f"{name}/mod{offset}.py" in set(df["path"])  # that day's commit
+
+
+def test_backfill_parameters_and_what_the_command_refuses(
+    symphony_env: Path, write_config: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    params = backfill_params(["alpha", "beta"], FIRST, LAST, [ASSET], tags={"team": "data"})
+    assert params["partitionNames"] == [f"{n}|{d}" for n in ("alpha", "beta") for d in DAYS]
+    assert params["assetSelection"] == [{"path": [ASSET]}]
+    assert {"key": SUBMITTED_BY_TAG, "value": "symphony backfill"} in params["tags"]
+    assert {"key": "team", "value": "data"} in params["tags"]
+    with pytest.raises(BackfillError, match="before it starts"):
+        backfill_params(["alpha"], LAST, FIRST, [ASSET])
+    with pytest.raises(BackfillError, match="at least one asset"):
+        backfill_params(["alpha"], FIRST, LAST, [])
+
+    write_config({"name": "alpha", "path": str(GitRepo(tmp_path / "src").root)})
+    assert main(["backfill", "--from", str(LAST), "--to", str(FIRST)]) == 2
+    assert "before --from" in capsys.readouterr().err
+    assert main(["backfill", "--from", str(FIRST), "--to", str(LAST), "--codebase", "nope"]) == 2
+    assert "unknown codebase" in capsys.readouterr().err
