@@ -299,6 +299,71 @@ def worker_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
 EXTRA_COMMANDS.append(worker_command)
 
 
+def backfill_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``symphony backfill``: hand a backfill to Dagster's daemon (``symphony_assets/backfills.py``)."""
+
+    def start(args: argparse.Namespace) -> int:
+        import dagster as dg
+
+        from symphony_assets.backfills import (
+            BackfillError,
+            snapshot_assets,
+            submit_backfill,
+            wait_for_backfill,
+        )
+        from symphony_assets.runner import DATABASE_ERRORS, load_definitions, prepare_environment
+
+        try:
+            config = load_config()
+            first, last = date.fromisoformat(args.from_date), date.fromisoformat(args.to_date)
+        except (ConfigError, ValueError) as exc:
+            _err(str(exc))
+            return 2
+        names = args.codebase or config.names
+        unknown = [n for n in names if n not in config.names]
+        if unknown or last < first:
+            _err(f"unknown codebase(s) {unknown}" if unknown else f"--to {last} is before --from {first}")
+            return 2
+        try:
+            prepare_environment()
+        except DATABASE_ERRORS as exc:
+            _err(f"PostgreSQL is not reachable: {exc}")
+            return 1
+        assets = args.asset or snapshot_assets(load_definitions())
+        with dg.DagsterInstance.get() as instance:
+            try:
+                backfill_id = submit_backfill(instance, names, first, last, assets, webserver=args.webserver)
+                scope = f"{len(names)} codebase(s) x {first}..{last}, {len(assets)} asset(s)"
+                _out(f"backfill {backfill_id}: {scope}")
+                if not args.wait:
+                    _out("the Dagster daemon runs it (`symphony ui` starts one); see Overview > Backfills")
+                    return 0
+                state = wait_for_backfill(instance, backfill_id, args.timeout)
+            except BackfillError as exc:
+                _err(str(exc))
+                return 1
+        failed = sorted(run for run, status in state.runs.items() if status != "SUCCESS")
+        _out(f"backfill {backfill_id}: {state.status}, {len(state.runs)} run(s), failed: {failed or 'none'}")
+        return 0 if state.succeeded else 1
+
+    parser = sub.add_parser("backfill", help="a backfill of snapshot assets, run by the Dagster daemon")
+    parser.add_argument("--from", dest="from_date", required=True, help="first day (YYYY-MM-DD)")
+    parser.add_argument("--to", dest="to_date", required=True, help="last day")
+    parser.add_argument("--codebase", action="append", help="only this codebase (repeatable)")
+    parser.add_argument(
+        "--asset", action="append", help="only this asset (repeatable); default all snapshot assets"
+    )
+    parser.add_argument(
+        "--webserver", help="send it to this Dagster webserver (http://host:3000), not the instance"
+    )
+    parser.add_argument("--wait", action="store_true", help="wait until the daemon has finished it")
+    parser.add_argument("--timeout", type=float, default=24 * 3600, help="seconds --wait waits")
+    parser.set_defaults(handler=start)
+
+
+EXTRA_COMMANDS.append(backfill_command)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler

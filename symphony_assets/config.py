@@ -176,7 +176,7 @@ def mirrors_root() -> Path:
 
 
 def warehouse_root() -> str:
-    """The Parquet root: a local folder or a URL (``s3://bucket/prefix``) that pyarrow can write to."""
+    """The Parquet root: a local folder or an fsspec URL (``s3://bucket/prefix``, see storage/warehouse)."""
     return os.environ.get(WAREHOUSE_ENV) or str(symphony_home() / "warehouse")
 
 

@@ -9,7 +9,11 @@
   snapshot; the same URL is the result backend.
 
 Tasks are acknowledged late and requeued when their worker dies, so a killed worker's step runs again on
-another one (Redis redelivers an unacknowledged task after the visibility timeout).
+another one. Two cases: a prefork pool's child that dies is seen by its parent, which rejects the task
+back onto the queue at once (``task_reject_on_worker_lost``); a whole worker that dies (``kill -9``, a lost
+machine) acknowledges nothing, and Redis hands its task to a live worker once the visibility timeout has
+passed (live workers sweep the unacknowledged tasks every quarter of that timeout, at most every 10 s).
+The timeout must exceed the longest step: a step still running past it is handed out a second time.
 """
 
 from __future__ import annotations
@@ -33,12 +37,14 @@ QUEUE = "dagster"
 def celery_config_source() -> dict[str, Any]:
     """Settings shared by the executor (which sends) and ``symphony worker`` (which runs)."""
     visibility = int(os.environ.get(VISIBILITY_TIMEOUT_ENV) or 3600)
+    # kombu's default sweep runs every 10 s but scans Redis only every 10th time (100 s); scan each time.
+    sweep = {"unacked_restore_interval": max(1, min(10, visibility // 4)), "unacked_restore_throttle": 1}
     return {
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
         "broker_connection_retry_on_startup": True,
-        "broker_transport_options": {"visibility_timeout": visibility},
+        "broker_transport_options": {"visibility_timeout": visibility, **sweep},
         "result_backend_transport_options": {"visibility_timeout": visibility},
         "result_expires": 7 * 24 * 3600,
     }

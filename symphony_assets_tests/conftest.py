@@ -23,7 +23,11 @@ from symphony_assets.resources.postgres import (
 )
 from symphony_assets_tests.gitrepo import GitRepo
 
-pytest_plugins = ["symphony_assets_tests.quarantine_helpers", "symphony_assets_tests.webhook"]
+pytest_plugins = [
+    "symphony_assets_tests.quarantine_helpers",
+    "symphony_assets_tests.webhook",
+    "symphony_assets_tests.celery_helpers",  # redis_url
+]
 
 #: Every process this test session starts inherits this mark, so the session can find what it left running.
 SESSION_MARK = "SYMPHONY_TEST_SESSION"

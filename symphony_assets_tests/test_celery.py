@@ -9,14 +9,6 @@ on one of the workers and that the results equal an in-process run's.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -24,101 +16,13 @@ import pandas as pd
 import pytest
 
 from symphony_assets.resources.postgres import Database
-from symphony_assets.runner import PROJECT_ROOT, backfill_chunks, run_backfill, run_snapshots
+from symphony_assets.runner import backfill_chunks, run_backfill, run_snapshots
 from symphony_assets.storage.warehouse import Warehouse
+from symphony_assets_tests.celery_helpers import start_workers, stop_workers, wait_ready
 from symphony_assets_tests.gitrepo import GitRepo
 
 ASSETS = ["file_inventory", "dependency_declarations"]
 FIRST, LAST = dt.date(2024, 3, 1), dt.date(2024, 3, 3)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _stop(proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
-@pytest.fixture()
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    """Debian's redis-server on 127.0.0.1 and a free port, no persistence; stopped after the test."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server is not installed (`make redis` installs it as root with apt)")
-    import redis
-
-    port = _free_port()
-    data = tmp_path / "redis"
-    data.mkdir()
-    proc = subprocess.Popen(
-        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-         "--dir", str(data), "--protected-mode", "yes", "--loglevel", "notice",
-         "--logfile", str(data / "redis.log")],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        client = redis.Redis(host="127.0.0.1", port=port)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise
-                time.sleep(0.1)
-        client.close()
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        _stop(proc)
-
-
-def _start_workers(tmp_path: Path, count: int) -> list[tuple[str, subprocess.Popen[bytes]]]:
-    workers = []
-    for i in range(1, count + 1):
-        where = tmp_path / f"worker{i}"
-        (where / "home").mkdir(parents=True)
-        env = {
-            **os.environ,
-            "SYMPHONY_HOME": str(where / "home"),  # its own mirrors: a worker's only local state
-            "PYTHONPATH": str(PROJECT_ROOT),
-        }
-        log = (where / "worker.log").open("wb")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "symphony_assets.cli", "worker", "--name", f"w{i}", "--pool", "solo",
-             "--concurrency", "1", "--loglevel", "INFO"],
-            cwd=where, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        workers.append((f"w{i}@{socket.gethostname()}", proc))
-    return workers
-
-
-def _wait_ready(broker: str, names: list[str], workers: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
-    from celery import Celery
-
-    app = Celery(broker=broker)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            replies = app.control.ping(timeout=1.0) or []
-            seen = {name for reply in replies for name in reply}
-            if set(names) <= seen:
-                return
-            dead = [n for n, p in workers if p.poll() is not None]
-            assert not dead, f"workers exited before they were ready: {dead}"
-            assert time.monotonic() < deadline, f"workers not ready after 90 s (replied: {sorted(seen)})"
-            time.sleep(0.5)
-    finally:
-        app.close()
 
 
 def _frames(codebases: list[str]) -> dict[tuple[str, str, str], pd.DataFrame]:
@@ -161,10 +65,10 @@ def test_backfill_on_two_celery_workers_equals_an_in_process_run(
     monkeypatch.setenv("SYMPHONY_WAREHOUSE", str(tmp_path / "warehouse-celery"))
     monkeypatch.setenv("SYMPHONY_EXECUTOR", "celery")
     monkeypatch.setenv("SYMPHONY_BROKER_URL", redis_url)
-    workers = _start_workers(tmp_path, 2)
+    workers = start_workers(tmp_path, 2)
     try:
-        hostnames = [name for name, _ in workers]
-        _wait_ready(redis_url, hostnames, workers)
+        hostnames = [w.name for w in workers]
+        wait_ready(redis_url, workers)
         assert len(backfill_chunks(names, FIRST, LAST, 2)) == 4  # 2 codebases x (2 days + 1 day)
         outcomes = run_backfill(
             dagster_instance,
@@ -177,13 +81,9 @@ def test_backfill_on_two_celery_workers_equals_an_in_process_run(
             timeout_s=150,
         )
         assert all(o.success for o in outcomes), [(o.codebase, o.partitions, o.error) for o in outcomes]
-        pids = {name: proc.pid for name, proc in workers}
+        pids = {w.name: w.pid for w in workers}
     finally:
-        for _, proc in workers:
-            _stop(proc)
-        for i in range(1, 3):
-            log = tmp_path / f"worker{i}" / "worker.log"
-            sys.stderr.write(f"--- worker {i} log (tail) ---\n{log.read_text(errors='replace')[-3000:]}\n")
+        stop_workers(workers)
 
     used = set()
     run_ids = {o.run_id for o in outcomes}
