@@ -105,6 +105,8 @@ def test_registered_scripts_run_with_retries_timeout_dependencies_and_health(
         job_name("ops", "broken"): "0 3 * * *",
     }
     assert int(flaky_job.tags["dagster/max_runtime"]) >= 3 * 30
+    # In process whatever SYMPHONY_EXECUTOR says: the script runs where the codebase is.
+    assert flaky_job.executor_def is dg.in_process_executor
     assert flaky_job.tags["symphony/automation"] == "ops"
 
     # The schedule's tick asks for a run; that run retries the flaky script until it succeeds.

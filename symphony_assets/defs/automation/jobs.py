@@ -57,7 +57,14 @@ def script_job(codebase: Codebase, task: AutomationTask) -> dg.JobDefinition:
         "dagster/max_runtime": str(runtime),
     }
 
-    @dg.job(name=name, tags=tags, description=f"{codebase.name}: {' '.join(task.command)}")
+    # In process, whatever SYMPHONY_EXECUTOR says: the script must run on the machine that holds the
+    # codebase (a Celery worker elsewhere has no such directory), and one op gains nothing from a subprocess.
+    @dg.job(
+        name=name,
+        tags=tags,
+        description=f"{codebase.name}: {' '.join(task.command)}",
+        executor_def=dg.in_process_executor,
+    )
     def job() -> None:
         run()
 
