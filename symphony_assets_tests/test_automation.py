@@ -260,6 +260,7 @@ def test_seed_settings_are_applied_on_the_instance(
     tmp_path: Path,
     webhook: Webhook,
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """max_concurrent_tasks becomes the codebase's pool limit, task_history_retention_days purges old
     runs of its scripts, notification_webhook receives their failures (each on the real instance)."""
@@ -274,9 +275,12 @@ def test_seed_settings_are_applied_on_the_instance(
     source = tmp_path / "conductor_config.json"
     source.write_text(json.dumps(seed))
     assert automation("import", str(source)) == 0, capsys.readouterr().out
+    pool = pool_name("ops")
+    said = capsys.readouterr().out
+    assert f"max_concurrent_tasks 1: limit of the Dagster pool {pool}" in said
+    assert "runs older than 7 days are deleted" in said
     built = build_automation(list(load_config().codebases))
     jobs = {j.name: j for j in built.jobs}
-    pool = pool_name("ops")
     assert {node.pool for j in built.jobs for node in j.graph.node_defs} == {pool}
 
     def tick() -> str:
@@ -295,15 +299,19 @@ def test_seed_settings_are_applied_on_the_instance(
     assert not broken.success
     failure = next(e for e in dagster_instance.all_logs(broken.run_id)
                    if e.dagster_event and e.dagster_event.is_run_failure)  # fmt: skip
-    automation_failure_webhook(
-        dg.build_run_status_sensor_context(
-            sensor_name="automation_failure_webhook", dagster_instance=dagster_instance,
-            dagster_run=dagster_instance.get_run_by_id(broken.run_id), dagster_event=failure.dagster_event,
-        ).for_run_failure()
-    )  # fmt: skip
+    context = dg.build_run_status_sensor_context(
+        sensor_name="automation_failure_webhook", dagster_instance=dagster_instance,
+        dagster_run=dagster_instance.get_run_by_id(broken.run_id), dagster_event=failure.dagster_event,
+    ).for_run_failure()  # fmt: skip
+    automation_failure_webhook(context)
     (posted,) = webhook.received
     assert posted["run_id"] == broken.run_id and posted["codebase"] == "ops" and posted["task"] == "broken"
     assert "exited with status 3" in posted["error"]
+    # The same URL as SYMPHONY_WEBHOOK_URL: run_failure_webhook posts there, this sensor does not again.
+    monkeypatch.setenv("SYMPHONY_WEBHOOK_URL", webhook.url)
+    automation_failure_webhook(context)
+    assert len(webhook.received) == 1
+    monkeypatch.delenv("SYMPHONY_WEBHOOK_URL")
 
     # Retention: a run older than 7 days is deleted on the next tick, a recent one stays.
     after = jobs[job_name("ops", "after")].execute_in_process(instance=dagster_instance)

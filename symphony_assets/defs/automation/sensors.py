@@ -11,12 +11,14 @@
   long). ``automation_health`` partitions already materialised keep their rows; a day past the retention
   materialised again finds no runs.
 - ``notification_webhook``: ``automation_failure_webhook`` posts each failed run of the codebase's scripts
-  there (besides ``SYMPHONY_WEBHOOK_URL``, which gets every failed run). The URL is read from the registry
-  when the sensor ticks, never at load time, so it is not part of the code location's snapshot.
+  there (besides ``SYMPHONY_WEBHOOK_URL``, which gets every failed run; the same URL in both places gets
+  one post). The URL is read from the registry when the sensor ticks, never at load time, so it is not
+  part of the code location's snapshot.
 """
 
 import json
 import logging
+import os
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -24,6 +26,7 @@ import requests
 
 from symphony_assets.analysis.automation import AutomationSettings, parse_settings, pool_name
 from symphony_assets.config import Codebase, ConfigError, load_config
+from symphony_assets.core.names import WEBHOOK_ENV
 from symphony_assets.defs.automation.jobs import CODEBASE_TAG, TASK_TAG
 from symphony_assets.resources.automation import AutomationError, read_registry, registry_path
 
@@ -137,8 +140,8 @@ def automation_failure_webhook(context: dg.RunFailureSensorContext) -> None:
         context.log.warning(f"{codebase}: no notification webhook looked up: {exc}")
         return
     url = settings.notification_webhook if settings else None
-    if not url:
-        return
+    if not url or url == os.environ.get(WEBHOOK_ENV):
+        return  # none set, or run_failure_webhook posts there already
     try:
         resp = requests.post(
             url,
