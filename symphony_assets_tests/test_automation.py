@@ -251,6 +251,17 @@ def test_owner_check_refuses_scripts_others_can_change(
     built = build_automation(list(load_config().codebases))
     assert job_name("ops", "shared") not in {j.name for j in built.jobs}
     assert any("writable by others" in e for e in built.errors["ops"])
+    shared.chmod(0o755)
+    assert job_name("ops", "shared") in {j.name for j in build_automation(list(load_config().codebases)).jobs}
+    # The registry itself names what runs (and with which arguments): the same rule, or nothing runs.
+    (ops_repo.root / "automation.yaml").chmod(0o666)
+    built = build_automation(list(load_config().codebases))
+    assert not built.jobs and not built.schedules
+    assert built.errors["ops"] == [
+        "registry: automation.yaml is writable by group and others (chmod go-w automation.yaml): "
+        "whoever edits it runs code as us"
+    ]
+    assert automation("list") == 1 and "registry: automation.yaml is writable" in capsys.readouterr().out
 
 
 def test_seed_settings_are_applied_on_the_instance(

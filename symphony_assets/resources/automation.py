@@ -86,11 +86,19 @@ class Registry:
 
 
 def load_registry(codebase: Codebase) -> Registry:
-    """The codebase's scripts, each validated (cron, script present and runnable, dependencies)."""
+    """The codebase's scripts, each validated (cron, script present and runnable, owner, dependencies).
+    A registry file that others may change (owner, or group/other write) yields no scripts at all: it
+    names what runs, with which arguments and interpreter."""
     try:
         raw = read_registry(codebase)
     except AutomationError as exc:
         return Registry(codebase, [], [str(exc)], {})
+    path = registry_path(codebase)
+    if path.is_file():
+        st = path.stat()
+        problem = owner_error("registry", REGISTRY_FILE, st.st_uid, st.st_mode, allowed_owners())
+        if problem:
+            return Registry(codebase, [], [problem], {})
     tasks, errors = parse_registry(raw)
     for task in tasks:
         errors += script_errors(codebase.path, task)
