@@ -41,17 +41,39 @@ def _register(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from symphony_assets.resources.automation import AutomationError, import_conductor
+    from symphony_assets.resources.automation import AutomationError, import_conductor, read_registry
 
     try:
-        written, problems = import_conductor(load_config().named_or_current(args.codebase), Path(args.source))
+        codebase = load_config().named_or_current(args.codebase)
+        written, problems = import_conductor(codebase, Path(args.source))
+        raw = read_registry(codebase)
     except (ConfigError, AutomationError) as exc:
         sys.stderr.write(f"symphony: automation: {exc}\n")
         return 2
     sys.stdout.write(f"wrote {written}\n")
+    sys.stdout.write(_settings_text(codebase.name, raw.get("settings")))
     for problem in problems:
         sys.stdout.write(f"  problem: {problem}\n")
     return 1 if problems else 0
+
+
+def _settings_text(codebase: str, raw: object) -> str:
+    """Where each of the registry's settings takes effect, a line each."""
+    from symphony_assets.analysis.automation import parse_settings, pool_name
+
+    settings, _ = parse_settings(raw)
+    retention = settings.task_history_retention_days
+    lines = [
+        f"  max_concurrent_tasks {settings.max_concurrent_tasks}: limit of the Dagster pool "
+        f"{pool_name(codebase)} (set by the automation_settings sensor)",
+        "  notification_webhook: "
+        + ("failed runs are posted there (automation_failure_webhook)" if settings.notification_webhook
+           else "none (SYMPHONY_WEBHOOK_URL still gets every failed run)"),
+        "  task_history_retention_days: "
+        + (f"runs older than {retention} days are deleted (automation_settings)" if retention
+           else "none (runs are kept)"),
+    ]  # fmt: skip
+    return "".join(f"{line}\n" for line in lines)
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -6,22 +6,25 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import psycopg2
 import pytest
 import yaml
 
 from symphony_assets import cli
-from symphony_assets.analysis.automation import cron_error, job_name, parse_registry
+from symphony_assets.analysis.automation import cron_error, job_name, owner_error, parse_registry, pool_name
 from symphony_assets.analysis.cleanup_rules import automation_targets
 from symphony_assets.config import load_config
 from symphony_assets.defs.automation.assets import automation_health
 from symphony_assets.defs.automation.jobs import build_automation
+from symphony_assets.defs.automation.sensors import automation_failure_webhook, automation_settings
 from symphony_assets.orchestration import run_failure_webhook
-from symphony_assets.resources.postgres import Database
+from symphony_assets.resources.postgres import DAGSTER_DB, Database, with_database
 from symphony_assets_tests.gitrepo import GitRepo
 from symphony_assets_tests.materialize import materialize_days
 from symphony_assets_tests.webhook import Webhook
@@ -102,6 +105,8 @@ def test_registered_scripts_run_with_retries_timeout_dependencies_and_health(
         job_name("ops", "broken"): "0 3 * * *",
     }
     assert int(flaky_job.tags["dagster/max_runtime"]) >= 3 * 30
+    # In process whatever SYMPHONY_EXECUTOR says: the script runs where the codebase is.
+    assert flaky_job.executor_def is dg.in_process_executor
     assert flaky_job.tags["symphony/automation"] == "ops"
 
     # The schedule's tick asks for a run; that run retries the flaky script until it succeeds.
@@ -217,3 +222,121 @@ def test_cron_validation() -> None:
     assert "out of range" in (cron_error("0 24 * * *") or "")
     assert "step" in (cron_error("*/0 * * * *") or "")
     assert "backwards" in (cron_error("0 5-3 * * *") or "")
+
+
+def test_owner_check_refuses_scripts_others_can_change(
+    ops_repo: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    me = os.geteuid()
+    assert owner_error("x", "x.sh", me, 0o100755, (me, 0)) is None
+    assert "writable by group" in (owner_error("x", "x.sh", me, 0o100775, (me, 0)) or "")
+    assert "writable by others" in (owner_error("x", "x.sh", me, 0o100757, (me, 0)) or "")
+    assert "owned by uid 4242" in (owner_error("x", "x.sh", 4242, 0o100755, (me, 0)) or "")
+
+    # A real file: writable by everyone, then owned by another user (chown needs root).
+    script(ops_repo, "jobs/shared.sh", "#!/bin/sh\necho shared\n")
+    shared = ops_repo.root / "jobs/shared.sh"
+    shared.chmod(0o777)
+    assert automation("register", "jobs/shared.sh", "--schedule", "@daily") == 2
+    assert "jobs/shared.sh is writable by group and others (chmod go-w" in capsys.readouterr().err
+    shared.chmod(0o755)
+    if me == 0:
+        os.chown(shared, 4242, 4242)
+        assert automation("register", "jobs/shared.sh", "--schedule", "@daily") == 2
+        assert "jobs/shared.sh is owned by uid 4242, not by uid 0" in capsys.readouterr().err
+        os.chown(shared, 0, 0)
+    assert automation("register", "jobs/shared.sh", "--schedule", "@daily") == 0
+    # A script that becomes writable by others after registering gets no job when the location loads.
+    shared.chmod(0o757)
+    built = build_automation(list(load_config().codebases))
+    assert job_name("ops", "shared") not in {j.name for j in built.jobs}
+    assert any("writable by others" in e for e in built.errors["ops"])
+    shared.chmod(0o755)
+    assert job_name("ops", "shared") in {j.name for j in build_automation(list(load_config().codebases)).jobs}
+    # The registry itself names what runs (and with which arguments): the same rule, or nothing runs.
+    (ops_repo.root / "automation.yaml").chmod(0o666)
+    built = build_automation(list(load_config().codebases))
+    assert not built.jobs and not built.schedules
+    assert built.errors["ops"] == [
+        "registry: automation.yaml is writable by group and others (chmod go-w automation.yaml): "
+        "whoever edits it runs code as us"
+    ]
+    assert automation("list") == 1 and "registry: automation.yaml is writable" in capsys.readouterr().out
+
+
+def test_seed_settings_are_applied_on_the_instance(
+    ops_repo: GitRepo,
+    dagster_instance: Any,
+    pg_server_url: str,
+    tmp_path: Path,
+    webhook: Webhook,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """max_concurrent_tasks becomes the codebase's pool limit, task_history_retention_days purges old
+    runs of its scripts, notification_webhook receives their failures (each on the real instance)."""
+    seed = {
+        "tasks": {
+            "broken": {"command": "jobs/broken.sh", "schedule": "0 3 * * *", "timeout": 30},
+            "after": {"command": "jobs/after.sh", "timeout": 30},
+        },
+        "settings": {"max_concurrent_tasks": 1, "task_history_retention_days": 7,
+                     "notification_webhook": webhook.url},
+    }  # fmt: skip
+    source = tmp_path / "conductor_config.json"
+    source.write_text(json.dumps(seed))
+    assert automation("import", str(source)) == 0, capsys.readouterr().out
+    pool = pool_name("ops")
+    said = capsys.readouterr().out
+    assert f"max_concurrent_tasks 1: limit of the Dagster pool {pool}" in said
+    assert "runs older than 7 days are deleted" in said
+    built = build_automation(list(load_config().codebases))
+    jobs = {j.name: j for j in built.jobs}
+    assert {node.pool for j in built.jobs for node in j.graph.node_defs} == {pool}
+
+    def tick() -> str:
+        result = automation_settings(dg.build_sensor_context(instance=dagster_instance))
+        return str(result.skip_message)
+
+    assert f"{pool}: limit 1" in tick()
+    limits = {p.name: p.limit for p in dagster_instance.event_log_storage.get_pool_limits()}
+    assert limits[pool] == 1
+    assert tick() == "automation settings already applied"
+
+    # Failures of these scripts reach the registry's webhook, with the script's own reason.
+    broken = jobs[job_name("ops", "broken")].execute_in_process(
+        instance=dagster_instance, raise_on_error=False
+    )
+    assert not broken.success
+    failure = next(e for e in dagster_instance.all_logs(broken.run_id)
+                   if e.dagster_event and e.dagster_event.is_run_failure)  # fmt: skip
+    context = dg.build_run_status_sensor_context(
+        sensor_name="automation_failure_webhook", dagster_instance=dagster_instance,
+        dagster_run=dagster_instance.get_run_by_id(broken.run_id), dagster_event=failure.dagster_event,
+    ).for_run_failure()  # fmt: skip
+    automation_failure_webhook(context)
+    (posted,) = webhook.received
+    assert posted["run_id"] == broken.run_id and posted["codebase"] == "ops" and posted["task"] == "broken"
+    assert "exited with status 3" in posted["error"]
+    # The same URL as SYMPHONY_WEBHOOK_URL: run_failure_webhook posts there, this sensor does not again.
+    monkeypatch.setenv("SYMPHONY_WEBHOOK_URL", webhook.url)
+    automation_failure_webhook(context)
+    assert len(webhook.received) == 1
+    monkeypatch.delenv("SYMPHONY_WEBHOOK_URL")
+
+    # Retention: a run older than 7 days is deleted on the next tick, a recent one stays.
+    after = jobs[job_name("ops", "after")].execute_in_process(instance=dagster_instance)
+    assert after.success
+    with psycopg2.connect(with_database(pg_server_url, DAGSTER_DB)) as conn, conn.cursor() as cur:
+        cur.execute(
+            "UPDATE runs SET create_timestamp = create_timestamp - interval '8 days' WHERE run_id = %s",
+            (after.run_id,),
+        )
+    assert "ops: 1 script runs older than 7 days deleted" in tick()
+    assert dagster_instance.get_run_by_id(after.run_id) is None
+    assert dagster_instance.get_run_by_id(broken.run_id) is not None
+
+    # Without a registry the pool goes away.
+    (ops_repo.root / "automation.yaml").unlink()
+    assert f"{pool}: removed (no registry)" in tick()
+    assert pool not in {p.name for p in dagster_instance.event_log_storage.get_pool_limits()}

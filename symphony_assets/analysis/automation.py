@@ -12,7 +12,10 @@ A codebase lists its scripts in ``automation.yaml``::
         retry_delay: 30                # seconds
         after: [fetch]                 # run after each success of these scripts
         enabled: true
-    settings: {max_concurrent_tasks: 2, notification_webhook: ...}
+    settings:
+      max_concurrent_tasks: 2          # scripts of this codebase running at once (a Dagster pool)
+      notification_webhook: https://... # each failed run of these scripts is posted here
+      task_history_retention_days: 30  # runs of these scripts older than this are purged
 
 A seed-format ``conductor_config.json`` (tasks with command, schedule, dependencies, timeout,
 retry_count, retry_delay, enabled; settings) converts to the same structure.
@@ -180,6 +183,7 @@ def parse_registry(raw: Any) -> tuple[list[AutomationTask], list[str]]:
             )
         )
     errors += dependency_errors(tasks)
+    errors += parse_settings(raw.get("settings"))[1]
     return tasks, errors
 
 
@@ -214,6 +218,69 @@ def dependency_errors(tasks: Sequence[AutomationTask]) -> list[str]:
             errors.append(f"dependency loop: {loop}")
             break
     return errors
+
+
+#: Scripts of one codebase running at once when ``max_concurrent_tasks`` is not set.
+DEFAULT_MAX_CONCURRENT = 2
+
+
+@dataclass(frozen=True)
+class AutomationSettings:
+    """The registry's ``settings`` (the seed conductor's), as Dagster applies them:
+    ``max_concurrent_tasks`` is the limit of the codebase's pool (every script's op is in it),
+    ``notification_webhook`` receives each failed run of the codebase's scripts, and
+    ``task_history_retention_days`` bounds how long their runs stay in Dagster's run history."""
+
+    max_concurrent_tasks: int = DEFAULT_MAX_CONCURRENT
+    notification_webhook: str | None = None
+    task_history_retention_days: int | None = None
+
+
+def parse_settings(raw: Any) -> tuple[AutomationSettings, list[str]]:
+    """The registry's settings and a problem per bad value (a bad value falls back to its default)."""
+    if raw is None:
+        return AutomationSettings(), []
+    if not isinstance(raw, Mapping):
+        return AutomationSettings(), ["settings: expected a mapping"]
+    errors: list[str] = []
+
+    def whole(key: str, default: int | None) -> int | None:
+        value = raw.get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            errors.append(f"settings: {key} must be a whole number of at least 1, not {value!r}")
+            return default
+        return value
+
+    limit = whole("max_concurrent_tasks", DEFAULT_MAX_CONCURRENT)
+    retention = whole("task_history_retention_days", None)
+    hook = raw.get("notification_webhook")
+    if hook is not None and not (isinstance(hook, str) and hook.startswith(("http://", "https://"))):
+        errors.append(f"settings: notification_webhook must be an http(s) URL, not {hook!r}")
+        hook = None
+    return AutomationSettings(limit or DEFAULT_MAX_CONCURRENT, hook or None, retention), errors
+
+
+def owner_error(name: str, path: str, uid: int, mode: int, allowed_uids: Sequence[int]) -> str | None:
+    """Why a script with this owner ``uid`` and ``mode`` (``os.stat``) must not be registered; None if it may.
+
+    A registered script runs with the rights of whoever runs Symphony (the daemon's user), on a schedule,
+    unattended. A script owned by another user, or writable by the group or by everyone, can be changed
+    by someone else into anything, and would then run with our rights: so it must belong to us (or to
+    root) and be writable by its owner only."""
+    if uid not in allowed_uids:
+        owners = " or ".join(f"uid {u}" for u in allowed_uids)
+        return f"{name}: {path} is owned by uid {uid}, not by {owners} (chown it, or run as its owner)"
+    if mode & 0o022:
+        who = "group and others" if mode & 0o022 == 0o022 else ("group" if mode & 0o020 else "others")
+        return f"{name}: {path} is writable by {who} (chmod go-w {path}): whoever edits it runs code as us"
+    return None
+
+
+def pool_name(codebase: str) -> str:
+    """The Dagster concurrency pool of one codebase's scripts (its limit is ``max_concurrent_tasks``)."""
+    return f"symphony_automation__{_SAFE.sub('_', codebase)}"
 
 
 def from_conductor(raw: Any) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from symphony_assets.analysis.automation import (
     dependency_errors,
     from_conductor,
     normalise_cron,
+    owner_error,
     parse_registry,
 )
 from symphony_assets.config import Codebase
@@ -42,8 +43,15 @@ def registry_path(codebase: Codebase) -> Path:
     return codebase.path / REGISTRY_FILE
 
 
+def allowed_owners() -> tuple[int, ...]:
+    """Who may own a registered script: the user running Symphony, and root."""
+    return tuple(sorted({os.geteuid(), 0}))
+
+
 def script_errors(root: Path, task: AutomationTask) -> list[str]:
-    """The script must exist inside the codebase, and be executable unless an interpreter starts it."""
+    """The script must exist inside the codebase, be executable unless an interpreter starts it, and
+    belong to us (or root) with no write access for group or others (``analysis.automation.owner_error``
+    says why)."""
     full = (root / task.path).resolve()
     if root.resolve() not in full.parents:
         return [f"{task.name}: {task.path} is outside the codebase"]
@@ -51,7 +59,9 @@ def script_errors(root: Path, task: AutomationTask) -> list[str]:
         return [f"{task.name}: {task.path} does not exist"]
     if not task.interpreter and not os.access(full, os.X_OK):
         return [f"{task.name}: {task.path} is not executable (chmod +x, or give an interpreter)"]
-    return []
+    st = full.stat()
+    problem = owner_error(task.name, task.path, st.st_uid, st.st_mode, allowed_owners())
+    return [problem] if problem else []
 
 
 def read_registry(codebase: Codebase) -> dict[str, Any]:
@@ -76,11 +86,19 @@ class Registry:
 
 
 def load_registry(codebase: Codebase) -> Registry:
-    """The codebase's scripts, each validated (cron, script present and runnable, dependencies)."""
+    """The codebase's scripts, each validated (cron, script present and runnable, owner, dependencies).
+    A registry file that others may change (owner, or group/other write) yields no scripts at all: it
+    names what runs, with which arguments and interpreter."""
     try:
         raw = read_registry(codebase)
     except AutomationError as exc:
         return Registry(codebase, [], [str(exc)], {})
+    path = registry_path(codebase)
+    if path.is_file():
+        st = path.stat()
+        problem = owner_error("registry", REGISTRY_FILE, st.st_uid, st.st_mode, allowed_owners())
+        if problem:
+            return Registry(codebase, [], [problem], {})
     tasks, errors = parse_registry(raw)
     for task in tasks:
         errors += script_errors(codebase.path, task)

@@ -55,7 +55,11 @@ def run_facts(instance: dg.DagsterInstance, codebase: str, start: datetime, end:
                 code_version="1")  # fmt: skip
 def automation_health(context: dg.AssetExecutionContext) -> Any:
     """Per registered script and day: runs, successes, failures, success rate, durations, retries and
-    the last failure's message: the conductor's health files, from Dagster's own run records."""
+    the last failure's message: the conductor's health files, from Dagster's own run records.
+
+    The registry's ``task_history_retention_days`` applies to those run records (``automation_settings``
+    deletes older runs), not to this table: a day already materialised keeps its rows, and a day past the
+    retention materialised again finds no runs."""
     frames: dict[str, pd.DataFrame] = {}
     metas: dict[str, dict[str, Any]] = {}
     for key, name, day in run_partitions(context):

@@ -1,7 +1,9 @@
 """The conductor on Dagster: each script in a codebase's ``automation.yaml`` becomes a job with its
-schedule, retry policy, timeout (``dagster/max_runtime`` plus the script's own kill) and concurrency tag;
-``after`` becomes a run status sensor that starts the script after each success of its upstream. Failures
-reach the webhook through ``run_failure_webhook`` like every other run.
+schedule, retry policy, timeout (``dagster/max_runtime`` plus the script's own kill) and concurrency pool
+(one per codebase; ``settings.max_concurrent_tasks`` is its limit, applied by ``automation_settings`` in
+``sensors.py``); ``after`` becomes a run status sensor that starts the script after each success of its
+upstream. Failures reach ``SYMPHONY_WEBHOOK_URL`` through ``run_failure_webhook`` like every other run,
+and the registry's own ``settings.notification_webhook`` through ``automation_failure_webhook``.
 
 Built from symphony.yaml and the registries when the code location loads (reload it after registering).
 """
@@ -11,13 +13,13 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
-from symphony_assets.analysis.automation import AutomationTask, job_name
+from symphony_assets.analysis.automation import AutomationTask, job_name, pool_name
 from symphony_assets.config import Codebase, ConfigError, load_config
 from symphony_assets.resources.automation import load_registry, run_script
 
 log = logging.getLogger(__name__)
 
-#: Concurrency: dagster.yaml limits runs per value of this tag (one value per codebase).
+#: Marks every run of a registered script with its codebase (the limit itself is the codebase's pool).
 AUTOMATION_TAG = "symphony/automation"
 CODEBASE_TAG = "symphony/automation_codebase"
 TASK_TAG = "symphony/automation_task"
@@ -37,7 +39,7 @@ def script_job(codebase: Codebase, task: AutomationTask) -> dg.JobDefinition:
     name = job_name(codebase.name, task.name)
     retry = dg.RetryPolicy(max_retries=task.retries, delay=task.retry_delay_s) if task.retries else None
 
-    @dg.op(name=f"{name}_run", retry_policy=retry, tags={TASK_TAG: task.name})
+    @dg.op(name=f"{name}_run", retry_policy=retry, tags={TASK_TAG: task.name}, pool=pool_name(codebase.name))
     def run(context: dg.OpExecutionContext) -> None:
         context.log.info(f"{' '.join(task.command)} in {codebase.path} (timeout {task.timeout_s}s)")
         result = run_script(task, codebase.path, context.log.info)
@@ -55,7 +57,14 @@ def script_job(codebase: Codebase, task: AutomationTask) -> dg.JobDefinition:
         "dagster/max_runtime": str(runtime),
     }
 
-    @dg.job(name=name, tags=tags, description=f"{codebase.name}: {' '.join(task.command)}")
+    # In process, whatever SYMPHONY_EXECUTOR says: the script must run on the machine that holds the
+    # codebase (a Celery worker elsewhere has no such directory), and one op gains nothing from a subprocess.
+    @dg.job(
+        name=name,
+        tags=tags,
+        description=f"{codebase.name}: {' '.join(task.command)}",
+        executor_def=dg.in_process_executor,
+    )
     def job() -> None:
         run()
 
