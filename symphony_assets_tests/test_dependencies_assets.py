@@ -13,10 +13,9 @@ from symphony_assets.defs.dependencies.assets import ANALYSER, dependency_declar
 from symphony_assets.defs.dependencies.schemas import DEPENDENCY_DECLARATIONS, DEPENDENCY_DRIFT
 from symphony_assets.defs.partitions import snapshot_key
 from symphony_assets.orchestration import sync_codebases
-from symphony_assets.resources.git import GitResource
-from symphony_assets.resources.postgres import Database, PostgresResource
-from symphony_assets.storage.io_manager import WarehouseIOManager
+from symphony_assets.resources.postgres import Database
 from symphony_assets_tests.gitrepo import GitRepo
+from symphony_assets_tests.materialize import real_resources
 
 DAY = "2024-06-01"
 
@@ -44,22 +43,13 @@ def pair(tmp_path: Path, symphony_env: Path, write_config: Any) -> dict[str, Git
     return {"alpha": alpha, "beta": beta}
 
 
-def _resources(pg_url: str, home: Path) -> dict[str, Any]:
-    postgres = PostgresResource(url=pg_url)
-    return {
-        "git": GitResource(),
-        "postgres": postgres,
-        "warehouse_io_manager": WarehouseIOManager(postgres=postgres, warehouse_root=str(home / "warehouse")),
-    }
-
-
 def _run(instance: Any, pg_url: str, home: Path, codebase: str) -> Any:
     """``dependency_declarations`` of one codebase's day."""
     sync_codebases(instance)  # the codebase partitions are exactly this test's (the instance is shared)
     return dg.materialize(
         [dependency_declarations],
         partition_key=str(snapshot_key(codebase, DAY)),
-        resources=_resources(pg_url, home),
+        resources=real_resources(pg_url, home),
         instance=instance,
     )
 
@@ -69,7 +59,7 @@ def _run_fleet(instance: Any, pg_url: str, home: Path) -> Any:
     return dg.materialize(
         [dependency_declarations.to_source_asset(), dependency_drift],
         partition_key=DAY,
-        resources=_resources(pg_url, home),
+        resources=real_resources(pg_url, home),
         instance=instance,
         selection=[dependency_drift.key],
     )

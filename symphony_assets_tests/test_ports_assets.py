@@ -14,10 +14,9 @@ from symphony_assets.defs.partitions import snapshot_key
 from symphony_assets.defs.ports.assets import port_conflicts, port_map
 from symphony_assets.defs.ports.schemas import PORT_CONFLICTS, PORT_MAP
 from symphony_assets.orchestration import sync_codebases
-from symphony_assets.resources.git import GitResource
-from symphony_assets.resources.postgres import Database, PostgresResource
-from symphony_assets.storage.io_manager import WarehouseIOManager
+from symphony_assets.resources.postgres import Database
 from symphony_assets_tests.gitrepo import GitRepo
+from symphony_assets_tests.materialize import real_resources
 
 DAY1, DAY2 = "2024-06-01", "2024-06-02"
 
@@ -61,22 +60,13 @@ def fleet(tmp_path: Path, symphony_env: Path, write_config: Any) -> dict[str, Gi
     return {"alpha": alpha, "beta": beta, "gamma": gamma}
 
 
-def _resources(pg_url: str, home: Path) -> dict[str, Any]:
-    postgres = PostgresResource(url=pg_url)
-    return {
-        "git": GitResource(),
-        "postgres": postgres,
-        "warehouse_io_manager": WarehouseIOManager(postgres=postgres, warehouse_root=str(home / "warehouse")),
-    }
-
-
 def _run(instance: Any, pg_url: str, home: Path, codebase: str, day: str, assets: list[Any]) -> Any:
     """``port_map`` of one codebase's day."""
     sync_codebases(instance)  # the codebase partitions are exactly this test's (the instance is shared)
     return dg.materialize(
         [port_map],
         partition_key=str(snapshot_key(codebase, day)),
-        resources=_resources(pg_url, home),
+        resources=real_resources(pg_url, home),
         instance=instance,
         selection=[a.key for a in assets],
     )
@@ -87,7 +77,7 @@ def _run_fleet(instance: Any, pg_url: str, home: Path, day: str) -> Any:
     return dg.materialize(
         [port_map.to_source_asset(), port_conflicts],
         partition_key=day,
-        resources=_resources(pg_url, home),
+        resources=real_resources(pg_url, home),
         instance=instance,
         selection=[port_conflicts.key],
     )

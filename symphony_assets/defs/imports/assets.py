@@ -14,7 +14,7 @@ Per-codebase options (``imports:`` in ``symphony.yaml``):
   default: this environment is not the codebase's, and it can hold odd names such as ``example``).
 """
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
@@ -35,6 +35,7 @@ from symphony_assets.defs.imports.schemas import IMPORT_CYCLES, IMPORT_GRAPH
 from symphony_assets.defs.newness import NewFindings, new_findings_spec
 from symphony_assets.defs.snapshots import (
     codebase_named,
+    input_for,
     materialize_cached_snapshots,
     partitioned_output,
     run_partitions,
@@ -140,7 +141,6 @@ def import_cycles(
     """Import cycles (strongly connected components), each with one shortest loop and a small set
     of imports whose removal breaks it. Latent cycles exist only through imports that do not run at
     import time (inside functions, under TYPE_CHECKING)."""
-    graphs = graph if isinstance(graph, Mapping) else {context.partition_key: graph}
     frames: dict[str, pd.DataFrame] = {}
     metas: dict[str, dict[str, Any]] = {}
     newness = NewFindings(
@@ -150,7 +150,7 @@ def import_cycles(
         lambda df: df[~df["latent"].astype(bool)],
     )
     for key, name, day in run_partitions(context):
-        df, meta = compute_import_cycles(edges_from_frame(graphs.get(key)))
+        df, meta = compute_import_cycles(edges_from_frame(input_for(graph, key)))
         frames[key] = df = newness.mark(key, codebase_named(name), day, df)
         metas[key] = {**meta, "new_cycles": newness.new_count(key)}
         context.log.info(f"{key}: {meta['cycle_count']} import cycles, {meta['latent_cycle_count']} latent")
