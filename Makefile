@@ -47,8 +47,9 @@ redis:
 	@# Debian's package starts a system-wide server on 6379; the tests start their own, so stop that one.
 	@[ "$$(id -u)" = 0 ] && command -v systemctl >/dev/null 2>&1 && systemctl disable --now redis-server >/dev/null 2>&1 || true
 
+# One worker per core, whole files to a worker (each worker has its own embedded Postgres).
 pytest: install browser redis
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --dist loadfile
 
 test: lint typecheck validate pytest
 

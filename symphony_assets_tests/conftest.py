@@ -46,6 +46,8 @@ def _leftover_processes() -> list[psutil.Process]:
                 continue
             if any(h in " ".join(proc.cmdline()) for h in ("multiprocessing.resource_tracker", "forkserver")):
                 continue  # Python's own helpers of this very process; they end with the interpreter
+            if "exec(eval(sys.stdin.readline()))" in " ".join(proc.cmdline()):
+                continue  # a pytest-xdist worker (execnet's bootstrap): it checks its own leftovers itself
             found.append(proc)
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue

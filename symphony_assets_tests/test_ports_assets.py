@@ -88,7 +88,11 @@ def _table(db: Database, name: str, codebase: str | None = None) -> pd.DataFrame
         return db.read_frame(
             "SELECT * FROM symphony.port_map WHERE codebase = %s ORDER BY date, path, line", (codebase,)
         )
-    return db.read_frame(f"SELECT * FROM symphony.{name} ORDER BY date, port")
+    # This test's days only: a fleet-wide table holds every test's days of the session.
+    return db.read_frame(
+        f"SELECT * FROM symphony.{name} WHERE date BETWEEN %s AND %s ORDER BY date, port",
+        (DAY1, "2024-06-03"),
+    )
 
 
 def _meta(result: Any, asset: str) -> dict[str, Any]:
@@ -138,6 +142,7 @@ def test_port_map_and_conflicts_across_codebases_and_days(
 
     # One fleet-wide partition for the day: gamma binds 5555 too, but on another machine.
     conflicts = _table(db, "port_conflicts")
+    conflicts = conflicts[conflicts["date"] == dt.date(2024, 6, 1)].reset_index(drop=True)
     assert list(conflicts["port"]) == [5555, 7001]
     c5555 = conflicts.iloc[0]
     assert c5555["machine"] == "box"
