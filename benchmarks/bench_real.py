@@ -4,7 +4,7 @@ Usage::
 
     .venv/bin/python benchmarks/bench_real.py [--files 2000] [--days 61] [--seed 11] [--repo PATH]
                                               [--keep DIR] [--wily] [--wily-revisions 90]
-    .venv/bin/python benchmarks/bench_real.py --files 300 --days 5      # a smoke run, ~2 minutes
+    .venv/bin/python benchmarks/bench_real.py --files 300 --days 5      # smoke run: 3-7 min on 2 shared cores
 
 Builds (or takes with ``--repo``) a git repository like the one issue 11 was measured on
 (``benchmarks/_realrepo.py``: >= 2,000 Python files of which ~25% do not parse, 200 KB - 2 MB JSON and
