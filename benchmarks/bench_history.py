@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -210,14 +211,17 @@ def _git(root: Path, *args: str, env: dict[str, str] | None = None) -> None:
     )
 
 
-def write_tree(root: Path, files: dict[str, str], previous: dict[str, str]) -> None:
+def write_tree(root: Path, files: Mapping[str, str | bytes], previous: Mapping[str, str | bytes]) -> None:
+    """Make the working tree hold ``files`` (text as UTF-8, bytes as they are), given it holds ``previous``.
+
+    Paths may carry non-UTF-8 bytes as surrogate escapes (``os.fsdecode``)."""
     for path in set(previous) - set(files):
         (root / path).unlink()
     for path, text in files.items():
         if previous.get(path) != text:
             full = root / path
             full.parent.mkdir(parents=True, exist_ok=True)
-            full.write_text(text, encoding="utf-8")
+            full.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
 
 
 def build_repo(root: Path, n_files: int, days: int, end: dt.date, seed: int) -> dict[str, int]:
