@@ -27,7 +27,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from symphony_assets.orchestration import SNAPSHOT_JOB
+from symphony_assets.core.names import FLEET_ASSETS
+from symphony_assets.orchestration import phase_keys
 from symphony_assets.runner import load_definitions, run_snapshots
 from symphony_assets.storage.warehouse import Warehouse
 from symphony_assets_tests.gitrepo import GitRepo
@@ -115,8 +116,15 @@ def _build(repo: GitRepo) -> None:
 
 
 def _snapshot_assets() -> list[str]:
-    job = load_definitions().resolve_job_def(SNAPSHOT_JOB)
-    return sorted(k.to_user_string() for k in job.asset_layer.executable_asset_keys)
+    """Every asset of the day's three phases: the codebase's own, the fleet-wide, the cross-codebase."""
+    specs = list(load_definitions().resolve_all_asset_specs())
+    return sorted(
+        k.to_user_string() for phase in ("codebase", "fleet", "cross") for k in phase_keys(specs, phase)
+    )
+
+
+def _keys(asset: str, day: dt.date) -> dict[str, str]:
+    return {"date": str(day)} if asset in FLEET_ASSETS else {"codebase": "churn", "date": str(day)}
 
 
 def _rows(df: pd.DataFrame, drop: list[str]) -> list[tuple[str, ...]]:
@@ -141,8 +149,8 @@ def _materialise(monkeypatch: pytest.MonkeyPatch, home: Path, instance: Any, by_
     monkeypatch.setenv("SYMPHONY_ANALYSIS_CACHE", "off" if by_day else "on")
     spans = [(d, d) for d in DAYS] if by_day else [(DAYS[0], DAYS[-1])]
     for first, last in spans:
-        (outcome,) = run_snapshots(instance, ["churn"], first, last)
-        assert outcome.success, (first, last, outcome.error)
+        outcomes = run_snapshots(instance, ["churn"], first, last)
+        assert all(o.success for o in outcomes), (first, last, [o.error for o in outcomes])
 
 
 def test_a_range_run_equals_day_by_day_runs_for_every_asset(
@@ -158,9 +166,8 @@ def test_a_range_run_equals_day_by_day_runs_for_every_asset(
     _materialise(monkeypatch, tmp_path / "days", dagster_instance, by_day=True)
 
     assets = _snapshot_assets()
-    assert {"file_inventory", "import_graph", "port_map", "code_complexity", "security_findings"} <= set(
-        assets
-    )
+    assert {"file_inventory", "import_graph", "port_map", "code_complexity", "security_findings",
+            "port_conflicts", "dependency_drift", "duplicate_code"} <= set(assets)  # fmt: skip
     ranged, daily = (
         Warehouse(str(tmp_path / "range" / "warehouse")),
         Warehouse(str(tmp_path / "days" / "warehouse")),
@@ -169,7 +176,7 @@ def test_a_range_run_equals_day_by_day_runs_for_every_asset(
     compared = 0
     for asset in assets:
         for day in DAYS:
-            keys = {"codebase": "churn", "date": str(day)}
+            keys = _keys(asset, day)
             a, b = ranged.read(asset, keys), daily.read(asset, keys)
             if a is None or b is None:
                 differences.append(
@@ -194,14 +201,14 @@ def test_a_range_run_equals_day_by_day_runs_for_every_asset(
 
     # Not a comparison of empty tables: the churn reaches the assets, and the days differ.
     def count(asset: str, day: dt.date) -> int:
-        frame = ranged.read(asset, {"codebase": "churn", "date": str(day)})
+        frame = ranged.read(asset, _keys(asset, day))
         return 0 if frame is None else len(frame)
 
     empty = [a for a in NOT_EMPTY if count(a, DAYS[2]) == 0]
     assert not empty, f"empty on {DAYS[2]}: {empty}"
 
     def rows(asset: str, day: dt.date) -> list[tuple[str, ...]]:
-        frame = ranged.read(asset, {"codebase": "churn", "date": str(day)})
+        frame = ranged.read(asset, _keys(asset, day))
         return [] if frame is None else _rows(frame, [])
 
     unchanged = [a for a in CHANGED if rows(a, DAYS[0]) == rows(a, DAYS[2])]
