@@ -95,7 +95,7 @@ after_every_codebase_sensor = dg.AutomationConditionSensorDefinition(
     "after_every_codebase",
     target=dg.AssetSelection.tag(PHASE_TAG, "fleet") | dg.AssetSelection.tag(PHASE_TAG, "cross"),
     default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=60,
+    minimum_interval_seconds=30,
 )
 
 

@@ -2,7 +2,7 @@
 
 Starts ``redis-server`` on 127.0.0.1 (a free port) and two ``symphony worker`` processes (each with its
 own name, working directory and SYMPHONY_HOME, so each keeps its own git mirrors), launches a backfill of
-2 codebases given by ``file://`` URL x 3 days in runs of at most 2 days, and checks that every step ran
+3 codebases given by ``file://`` URL x 10 days in runs of at most 5 days, and checks that every step ran
 on one of the workers and that the results equal an in-process run's.
 """
 
@@ -22,7 +22,8 @@ from symphony_assets_tests.celery_helpers import start_workers, stop_workers, wa
 from symphony_assets_tests.gitrepo import GitRepo
 
 ASSETS = ["file_inventory", "dependency_declarations"]
-FIRST, LAST = dt.date(2024, 3, 1), dt.date(2024, 3, 3)
+FIRST, LAST = dt.date(2024, 3, 1), dt.date(2024, 3, 10)
+DAYS = (LAST - FIRST).days + 1
 
 
 def _frames(codebases: list[str]) -> dict[tuple[str, str, str], pd.DataFrame]:
@@ -46,11 +47,15 @@ def test_backfill_on_two_celery_workers_equals_an_in_process_run(
     db: Database,
 ) -> None:
     codebases = []
-    for name, files in (("alpha", ["app.py", "requirements.txt"]), ("beta", ["svc.py", "lib/util.py"])):
+    for name, files in (
+        ("alpha", ["app.py", "requirements.txt"]),
+        ("beta", ["svc.py", "lib/util.py"]),
+        ("gamma", ["main.py", "requirements.txt", "tools/x.py"]),
+    ):
         repo = GitRepo(tmp_path / f"src-{name}")
         for offset, path in enumerate(files):
             repo.write(path, "requests==2.31.0\n" if path.endswith(".txt") else f"import os\n# {path}\n")
-            repo.commit(f"add {path}", when=f"{FIRST + dt.timedelta(days=offset)}T10:00:00+00:00")
+            repo.commit(f"add {path}", when=f"{FIRST + dt.timedelta(days=3 * offset)}T10:00:00+00:00")
         codebases.append({"name": name, "path": repo.root.as_uri()})
     write_config(*codebases)
     names = [c["name"] for c in codebases]
@@ -69,16 +74,16 @@ def test_backfill_on_two_celery_workers_equals_an_in_process_run(
     try:
         hostnames = [w.name for w in workers]
         wait_ready(redis_url, workers)
-        assert len(backfill_chunks(names, FIRST, LAST, 2)) == 4  # 2 codebases x (2 days + 1 day)
+        assert len(backfill_chunks(names, FIRST, LAST, 5)) == 6  # 3 codebases x (5 days + 5 days)
         outcomes = run_backfill(
             dagster_instance,
             names,
             FIRST,
             LAST,
             assets=ASSETS,
-            days_per_run=2,
+            days_per_run=5,
             parallel_runs=2,
-            timeout_s=150,
+            timeout_s=240,
         )
         assert all(o.success for o in outcomes), [(o.codebase, o.partitions, o.error) for o in outcomes]
         pids = {w.name: w.pid for w in workers}
@@ -89,11 +94,11 @@ def test_backfill_on_two_celery_workers_equals_an_in_process_run(
     run_ids = {o.run_id for o in outcomes}
     for asset in ASSETS:
         records = dagster_instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset)), limit=100
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset)), limit=500
         ).records
         mine = [r for r in records if r.run_id in run_ids]
         assert sorted(r.partition_key for r in mine) == sorted(
-            f"{n}|{FIRST + dt.timedelta(days=i)}" for n in names for i in range(3)
+            f"{n}|{FIRST + dt.timedelta(days=i)}" for n in names for i in range(DAYS)
         ), asset
         for record in mine:
             meta = record.asset_materialization.metadata

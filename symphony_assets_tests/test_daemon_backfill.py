@@ -42,6 +42,7 @@ from symphony_assets.storage.warehouse import Warehouse
 from symphony_assets_tests.gitrepo import GitRepo
 
 ASSET = "file_inventory"
+FLEET_ASSET = "port_conflicts"
 FIRST, LAST = dt.date(2024, 6, 1), dt.date(2024, 6, 3)
 #: The project's workspace: the code location named ``symphony_assets``, as the UI shows it.
 WORKSPACE = PROJECT_ROOT / "workspace.yaml"
@@ -82,6 +83,7 @@ def _stop_tree(proc: subprocess.Popen[bytes]) -> None:
     psutil.wait_procs(alive, timeout=10)
 
 
+@pytest.mark.timeout(600)
 def test_a_backfill_submitted_to_the_instance_is_split_and_run_by_the_daemon(
     symphony_env: Path,
     write_config: Any,
@@ -94,6 +96,7 @@ def test_a_backfill_submitted_to_the_instance_is_split_and_run_by_the_daemon(
         repo = GitRepo(tmp_path / f"src-{name}")
         for offset, day in enumerate(DAYS):
             repo.write(f"{name}/mod{offset}.py", f"import os\nDAY = {offset}\n")
+            repo.write(f"{name}/server.py", f"import socket\nsocket.socket().bind(('', {5000 + offset}))\n")
             repo.commit(f"day {offset}", when=f"{day}T10:00:00+00:00")
         codebases.append({"name": name, "path": str(repo.root)})
     write_config(*codebases)
@@ -110,10 +113,11 @@ def test_a_backfill_submitted_to_the_instance_is_split_and_run_by_the_daemon(
     monkeypatch.setenv("SYMPHONY_EXECUTOR", "in_process")  # each run is already its own process
 
     log = tmp_path / "daemon.log"
-    started = time.monotonic()
+    started, wall_start = time.monotonic(), time.time()
     daemon = _daemon(home, log)  # it loads the code location while the backfill is being submitted
     try:
         assert main(["backfill", "--from", str(FIRST), "--to", str(LAST), "--asset", ASSET,
+                     "--asset", "port_map",
                      "--codebase", "alpha", "--codebase", "beta"]) == 0  # fmt: skip
         printed = capsys.readouterr().out
         match = re.search(r"^backfill (\S+): 2 codebase\(s\) x", printed, re.MULTILINE)
@@ -121,7 +125,9 @@ def test_a_backfill_submitted_to_the_instance_is_split_and_run_by_the_daemon(
         backfill_id = match[1]
         submitted = time.monotonic()
         with dg.DagsterInstance.get() as instance:
-            state = wait_for_backfill(instance, backfill_id, timeout_s=170)
+            state = wait_for_backfill(instance, backfill_id, timeout_s=330)
+            # The fleet-wide days follow: the automation sensor runs each once both codebases have it.
+            fleet = _wait_fleet_days(instance, wall_start, timeout_s=240)
     finally:
         _stop_tree(daemon)
         sys.stderr.write(f"--- dagster-daemon log (tail) ---\n{log.read_text(errors='replace')[-4000:]}\n")
@@ -133,7 +139,8 @@ def test_a_backfill_submitted_to_the_instance_is_split_and_run_by_the_daemon(
         # Split by the backfill policy: one codebase and at most 2 days per run.
         runs = instance.get_runs(filters=dg.RunsFilter(tags={BACKFILL_TAG: backfill_id}))
         ranges = set()
-        for run in runs:
+        own_runs = [r for r in runs if "|" in (r.tags.get(RANGE_START_TAG) or r.tags["dagster/partition"])]
+        for run in own_runs:
             assert run.tags[SUBMITTED_BY_TAG] == "symphony backfill"
             start = run.tags.get(RANGE_START_TAG) or run.tags["dagster/partition"]
             end = run.tags.get(RANGE_END_TAG) or run.tags["dagster/partition"]
@@ -141,7 +148,7 @@ def test_a_backfill_submitted_to_the_instance_is_split_and_run_by_the_daemon(
         expected_ranges = {
             (f"{n}|{a}", f"{n}|{b}") for n in names for a, b in ((DAYS[0], DAYS[1]), (DAYS[2], DAYS[2]))
         }
-        assert ranges == expected_ranges and len(runs) == len(expected_ranges), ranges
+        assert ranges == expected_ranges and len(own_runs) == len(expected_ranges), ranges
 
         # Every partition materialised exactly once by the backfill's runs, each in a launched process.
         run_ids = {r.run_id for r in runs}
@@ -155,13 +162,44 @@ def test_a_backfill_submitted_to_the_instance_is_split_and_run_by_the_daemon(
         counts = Counter(r.partition_key for r in records)
         assert counts == Counter({key: 1 for key in partition_keys(names, FIRST, LAST)}), counts
         pids = {r.asset_materialization.metadata["worker_pid"].value for r in records}
-        assert os.getpid() not in pids and daemon.pid not in pids and len(pids) == len(runs)
+        assert os.getpid() not in pids and daemon.pid not in pids and len(pids) == len(own_runs)
+
+        # Each fleet-wide day ran once, after both codebases' port_map of that day.
+        assert Counter(r.partition_key for r in fleet) == Counter({str(d): 1 for d in DAYS}), fleet
+
+        def materialised(asset: str) -> list[Any]:
+            found = instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset)), limit=1000
+            )
+            return [r for r in found.records if r.run_id in run_ids]
+
+        maps = materialised("port_map")
+        for record in fleet:
+            before = [m.storage_id for m in maps if str(m.partition_key).endswith(f"|{record.partition_key}")]
+            assert len(before) == 2 and max(before) < record.storage_id, (record.partition_key, before)
 
     for name in names:
         for offset, day in enumerate(DAYS):
             df = Warehouse().read(ASSET, {"codebase": name, "date": str(day)})
             assert df is not None, (name, day)
             assert f"{name}/mod{offset}.py" in set(df["path"])  # that day's commit
+    for offset, day in enumerate(DAYS):  # both codebases bind that day's port: one conflict a day
+        conflicts = Warehouse().read(FLEET_ASSET, {"date": str(day)})
+        assert conflicts is not None and list(conflicts["port"]) == [5000 + offset], (day, conflicts)
+        assert conflicts["codebases"].iloc[0] == "alpha, beta"
+
+
+def _wait_fleet_days(instance: dg.DagsterInstance, since: float, timeout_s: float) -> list[Any]:
+    """The fleet-wide asset's materialisations of the test's days since ``since``, once every day has one."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey(FLEET_ASSET)), limit=1000
+        ).records
+        found = [r for r in records if r.timestamp >= since and r.partition_key in {str(d) for d in DAYS}]
+        if {r.partition_key for r in found} == {str(d) for d in DAYS} or time.monotonic() > deadline:
+            return found
+        time.sleep(2)
 
 
 def test_backfill_parameters_and_what_the_command_refuses(

@@ -9,7 +9,7 @@ from typing import Any
 
 import dagster as dg
 
-from symphony_assets.defs.fleet import AFTER_EVERY_CODEBASE
+from symphony_assets.defs.fleet import EVERY_DAY_AFTER_EVERY_CODEBASE
 from symphony_assets.defs.partitions import snapshot_key
 from symphony_assets.defs.ports.assets import port_conflicts, port_map
 from symphony_assets.orchestration import sync_codebases
@@ -29,7 +29,7 @@ def test_the_fleet_day_runs_once_every_codebase_has_its_partition(
         repos[name] = repo
     write_config(*({"name": n, "path": str(r.root), "machine": "box"} for n, r in repos.items()))
     sync_codebases(dagster_instance)
-    assert port_conflicts.automation_conditions_by_key[port_conflicts.key] == AFTER_EVERY_CODEBASE
+    assert port_conflicts.automation_conditions_by_key[port_conflicts.key] == EVERY_DAY_AFTER_EVERY_CODEBASE
     assets = dg.Definitions(assets=[port_map, port_conflicts], resources=real_resources(pg_url, symphony_env))
     selection = dg.AssetSelection.assets(port_conflicts)
 

@@ -118,9 +118,8 @@ def _build(repo: GitRepo) -> None:
 def _snapshot_assets() -> list[str]:
     """Every asset of the day's three phases: the codebase's own, the fleet-wide, the cross-codebase."""
     specs = list(load_definitions().resolve_all_asset_specs())
-    return sorted(
-        k.to_user_string() for phase in ("codebase", "fleet", "cross") for k in phase_keys(specs, phase)
-    )
+    phases = ("codebase", "fleet", "cross")
+    return sorted(k.to_user_string() for phase in phases for k in phase_keys(specs, phase))
 
 
 def _keys(asset: str, day: dt.date) -> dict[str, str]:

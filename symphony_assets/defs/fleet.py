@@ -24,8 +24,16 @@ from symphony_assets.defs.partitions import (
 from symphony_assets.defs.snapshots import days_per_run
 from symphony_assets.storage.tables import TableSchema
 
-#: Run when every codebase's partition of the (latest) day is there and one of them changed.
+#: A cross-codebase asset of today: run when every codebase's partition of the day is there and one of
+#: them changed (past days come with the backfill that writes them: the same partitions).
 AFTER_EVERY_CODEBASE = dg.AutomationCondition.eager()
+#: A fleet-wide day, of today or of the past: a backfill of the codebases' partitions (whose partitions it
+#: cannot share) is followed by the fleet-wide days it completes. Dagster 1.13's backfill mutation cannot
+#: take both kinds of partitions when one dimension is dynamic (``partitionsByAssets`` fails with "The
+#: instance is not available to load partitions"), so the automation condition orders them instead.
+EVERY_DAY_AFTER_EVERY_CODEBASE = dg.AutomationCondition.eager().without(
+    dg.AutomationCondition.in_latest_time_window()
+)
 
 
 def fleet_asset(schema: TableSchema, **kwargs: Any) -> Any:
@@ -36,7 +44,7 @@ def fleet_asset(schema: TableSchema, **kwargs: Any) -> Any:
         partitions_def=daily_partitions,
         backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=days_per_run()),
         io_manager_key="warehouse_io_manager",
-        automation_condition=AFTER_EVERY_CODEBASE,
+        automation_condition=EVERY_DAY_AFTER_EVERY_CODEBASE,
         tags={PHASE_TAG: "fleet", **kwargs.pop("tags", {})},
         metadata=metadata,
         **kwargs,
