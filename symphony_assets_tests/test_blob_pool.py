@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from symphony_assets.config import Codebase
+from symphony_assets.defs.duplicates.compare import Params, _signature_result
 from symphony_assets.defs.imports.assets import imports_of
 from symphony_assets.defs.ports.assets import ports_of
+from symphony_assets.defs.security.assets import scan_blob
 from symphony_assets.resources import cache as cache_module
 from symphony_assets.resources.cache import POOL_MIN_BLOBS, AnalysisCache, analyse_files
 from symphony_assets.resources.git import take_snapshot
@@ -44,10 +46,16 @@ def test_pooled_results_equal_serial_results(tmp_path: Path, monkeypatch: pytest
     repo = _repo(tmp_path / "repo")
     snap = take_snapshot(Codebase("pool", repo.root), DAY, today=dt.date(2030, 1, 1))
     entries = [e for e in snap.files if e.path.endswith(".py")]
-    for name, fn in (("imports", imports_of), ("ports", functools.partial(ports_of))):
+    analysers = (
+        ("imports", imports_of),
+        ("ports", functools.partial(ports_of)),
+        ("security", scan_blob),  # bandit in the workers
+        ("duplicates", functools.partial(_signature_result, params=Params(0.8, 5, 30, 64))),
+    )
+    for name, fn in analysers:
         serial, s_stats = analyse_files(snap, entries, AnalysisCache(None), name, "t", fn, workers=1)
         pooled, p_stats = analyse_files(snap, entries, AnalysisCache(None), name, "t", fn, workers=2)
         assert list(pooled) == list(serial) and pooled == serial, name
         assert (p_stats.analysed, p_stats.reused) == (s_stats.analysed, s_stats.reused), name
         assert s_stats.reused > 0 and s_stats.analysed >= POOL_MIN_BLOBS - 40
-    assert len(pooled_calls) == 2  # the pool really ran, once per analyser
+    assert len(pooled_calls) == len(analysers)  # the pool really ran, once per analyser

@@ -10,6 +10,7 @@ named ``*agent*``), ``list_keys`` (only lists and mappings under these keys decl
 """
 
 import fnmatch
+import functools
 from collections.abc import Iterator
 from typing import Any
 
@@ -34,7 +35,7 @@ from symphony_assets.defs.snapshots import (
     take,
 )
 from symphony_assets.resources.cache import AnalysisCache, CacheStats, analyse_files
-from symphony_assets.resources.git import GitResource, Snapshot
+from symphony_assets.resources.git import FileEntry, GitResource, Snapshot
 from symphony_assets.resources.postgres import PostgresResource
 
 ASSET = "agent_registry"
@@ -43,6 +44,11 @@ ANALYSER = "agent_registry:config"
 DEFAULT_CONFIG_GLOBS = ("*.yaml", "*.yml", "*.json")
 TOP_N = 15
 NO_NEW_REGISTRY_PROBLEMS = new_findings_spec(ASSET, "agent_registry_problems")
+
+
+def declarations_of(entry: FileEntry, content: bytes, list_keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Module-level (not a lambda) so the blob pool can ship it to worker processes."""
+    return [d.to_dict() for d in declarations(entry.path, content, list(list_keys))]
 
 
 def _globs(codebase: Codebase, key: str, default: tuple[str, ...]) -> list[str]:
@@ -85,7 +91,7 @@ def compute_agent_registry(
         cache,
         ANALYSER,
         version,
-        lambda e, content: [d.to_dict() for d in declarations(e.path, content, list_keys)],
+        functools.partial(declarations_of, list_keys=tuple(list_keys)),
     )
     decls = [Declaration.from_dict(raw) for path in sorted(results) for raw in results[path]]
     if agent_globs:

@@ -24,9 +24,11 @@ from symphony_assets.analysis.depusage import (
     ImportSite,
     dependency_usage,
 )
-from symphony_assets.analysis.imports import FileImports, build_module_index, extract_imports
+from symphony_assets.analysis.imports import FileImports, build_module_index
 from symphony_assets.config import Codebase
 from symphony_assets.defs.dependency_usage.schemas import DEPENDENCY_USAGE
+from symphony_assets.defs.imports.assets import ANALYSER as IMPORTS_ANALYSER
+from symphony_assets.defs.imports.assets import imports_of
 from symphony_assets.defs.newness import (
     History,
     check_severity,
@@ -53,7 +55,6 @@ from symphony_assets.resources.postgres import PostgresResource
 ASSET = "dependency_usage"
 DOMAIN = "dependency_usage"
 #: The blob-cache analyser of import extraction, shared with ``import_graph``.
-IMPORTS_ANALYSER = "import_graph"
 TOP_N = 15
 ANALYSER_VERSION = "1"
 NO_NEW_MISSING = new_findings_spec(ASSET, "missing_dependencies")
@@ -94,7 +95,7 @@ def compute_dependency_usage(
         cache,
         IMPORTS_ANALYSER,
         imports_analysis.ANALYSER_VERSION,
-        lambda _entry, content: extract_imports(content).to_dict(),
+        imports_of,  # the import graph's own per-blob result: one cache entry serves both
     )
     sites = []
     for path, raw in sorted(results.items()):

@@ -4,6 +4,7 @@ Python files (MinHash signatures through the blob cache) and copies diverged acr
 Options (``duplicates:`` in ``symphony.yaml``) arrive as :class:`Params`.
 """
 
+import functools
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -102,7 +103,12 @@ def _sign(
         if e.path in paths and e.kind == "file" and (e.size or 0) <= MAX_SIGNATURE_BYTES
     ]
     results, part = analyse_files(
-        snapshot, entries, cache, ANALYSER, params.version, lambda e, c: _signature_result(e, c, params)
+        snapshot,
+        entries,
+        cache,
+        ANALYSER,
+        params.version,
+        functools.partial(_signature_result, params=params),
     )
     stats.analysed += part.analysed
     stats.reused += part.reused

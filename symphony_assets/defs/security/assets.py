@@ -80,6 +80,11 @@ def _fingerprint(*parts: str) -> str:
     return hashlib.sha1("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:20]
 
 
+def scan_blob(entry: FileEntry, content: bytes) -> dict[str, Any]:
+    """Module-level (not a lambda) so the blob pool can ship it to worker processes."""
+    return scan_file(entry.path, content).to_dict()
+
+
 def compute_security_findings(
     snapshot: Snapshot, cache: AnalysisCache, version: str
 ) -> tuple[pd.DataFrame, dict[str, Any], CacheStats]:
@@ -87,9 +92,7 @@ def compute_security_findings(
     skip, floor = _options(snapshot.codebase)
     entries = _entries(snapshot)
     by_path = {e.path: e for e in entries}
-    results, stats = analyse_files(
-        snapshot, entries, cache, ANALYSER, version, lambda e, content: scan_file(e.path, content).to_dict()
-    )
+    results, stats = analyse_files(snapshot, entries, cache, ANALYSER, version, scan_blob)
     rows: list[dict[str, Any]] = []
     occurrences: dict[tuple[str, str, str], int] = {}
     for path in sorted(results):
