@@ -8,11 +8,13 @@ Similarity is the MinHash estimate of the Jaccard similarity of the two files' s
 
 from __future__ import annotations
 
+import functools
 import io
 import tokenize
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
-from datasketch import MinHash, MinHashLSH
+from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 DEFAULT_SHINGLE = 5
 DEFAULT_NUM_PERM = 64
@@ -55,7 +57,7 @@ def signature(
     """MinHash hash values of the file's token shingles (an empty list for an empty file)."""
     if not toks:
         return []
-    m = MinHash(num_perm=num_perm, seed=1, scheme=SCHEME)
+    m = MinHash(num_perm=num_perm, seed=1, scheme=SCHEME, permutations=_permutations(num_perm))
     width = min(shingle, len(toks))
     m.update_batch(
         [
@@ -64,6 +66,13 @@ def signature(
         ]
     )
     return [int(v) for v in m.hashvalues]
+
+
+@functools.lru_cache(maxsize=8)
+def _permutations(num_perm: int) -> Any:
+    """The seed's permutations, drawn once per size (datasketch draws them for every MinHash it makes,
+    a quarter of a millisecond each): the same values, so the same signatures."""
+    return MinHash(num_perm=num_perm, seed=1, scheme=SCHEME).permutations
 
 
 def similarity(a: Sequence[int], b: Sequence[int]) -> float:
@@ -101,9 +110,9 @@ def near_pairs(
     if len(usable) < 2:
         return []
     lsh = _index(threshold, num_perm)
-    hashes: dict[str, MinHash] = {}
+    hashes: dict[str, LeanMinHash] = {}
     for key, values in sorted(usable.items()):
-        m = MinHash(num_perm=num_perm, seed=1, hashvalues=values, scheme=SCHEME)
+        m = LeanMinHash(seed=1, hashvalues=values, scheme=SCHEME)  # the LSH needs the values only
         hashes[key] = m
         lsh.insert(key, m)
     focus = set(wanted) if wanted is not None else set(usable)
