@@ -45,3 +45,15 @@ def materialize_days(
     return dg.materialize(
         assets, partition_key=key, tags=tags, resources=real_resources(pg_url, home), instance=instance
     )
+
+
+def materialize_fleet_day(upstream: Any, asset: Any, instance: Any, pg_url: str, home: Path, day: str) -> Any:
+    """One day of the fleet-wide ``asset``, over every codebase's partition of the day of ``upstream``
+    (already materialised: it is a source here)."""
+    return dg.materialize(
+        [upstream.to_source_asset(), asset],
+        partition_key=day,
+        resources=real_resources(pg_url, home),
+        instance=instance,
+        selection=[asset.key],
+    )

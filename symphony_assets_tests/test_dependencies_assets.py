@@ -15,7 +15,7 @@ from symphony_assets.defs.partitions import snapshot_key
 from symphony_assets.orchestration import sync_codebases
 from symphony_assets.resources.postgres import Database
 from symphony_assets_tests.gitrepo import GitRepo
-from symphony_assets_tests.materialize import real_resources
+from symphony_assets_tests.materialize import materialize_fleet_day, real_resources
 
 DAY = "2024-06-01"
 
@@ -56,13 +56,7 @@ def _run(instance: Any, pg_url: str, home: Path, codebase: str) -> Any:
 
 def _run_fleet(instance: Any, pg_url: str, home: Path) -> Any:
     """``dependency_drift`` of the day, over every codebase's declarations of the day."""
-    return dg.materialize(
-        [dependency_declarations.to_source_asset(), dependency_drift],
-        partition_key=DAY,
-        resources=real_resources(pg_url, home),
-        instance=instance,
-        selection=[dependency_drift.key],
-    )
+    return materialize_fleet_day(dependency_declarations, dependency_drift, instance, pg_url, home, DAY)
 
 
 def _table(db: Database, name: str, codebase: str | None = None) -> pd.DataFrame:

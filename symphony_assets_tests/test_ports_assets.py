@@ -16,7 +16,7 @@ from symphony_assets.defs.ports.schemas import PORT_CONFLICTS, PORT_MAP
 from symphony_assets.orchestration import sync_codebases
 from symphony_assets.resources.postgres import Database
 from symphony_assets_tests.gitrepo import GitRepo
-from symphony_assets_tests.materialize import real_resources
+from symphony_assets_tests.materialize import materialize_fleet_day, real_resources
 
 DAY1, DAY2 = "2024-06-01", "2024-06-02"
 
@@ -74,13 +74,7 @@ def _run(instance: Any, pg_url: str, home: Path, codebase: str, day: str, assets
 
 def _run_fleet(instance: Any, pg_url: str, home: Path, day: str) -> Any:
     """``port_conflicts`` of one day, over every codebase's ``port_map`` of the day."""
-    return dg.materialize(
-        [port_map.to_source_asset(), port_conflicts],
-        partition_key=day,
-        resources=real_resources(pg_url, home),
-        instance=instance,
-        selection=[port_conflicts.key],
-    )
+    return materialize_fleet_day(port_map, port_conflicts, instance, pg_url, home, day)
 
 
 def _table(db: Database, name: str, codebase: str | None = None) -> pd.DataFrame:
