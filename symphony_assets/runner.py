@@ -85,6 +85,26 @@ DATABASE_ERRORS: tuple[type[BaseException], ...] = (
     DagsterPostgresException,
 )
 
+#: What a lost server looks like through a POOLED connection (``symphony run`` keeps Dagster's storage
+#: connections open): psycopg2's bare ``DatabaseError`` ("server closed the connection unexpectedly"),
+#: possibly wrapped by SQLAlchemy. Caught with :data:`DATABASE_ERRORS`, then told apart from a bad
+#: statement by :func:`database_lost`.
+POOLED_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    psycopg2.DatabaseError,
+    sqlalchemy.exc.DatabaseError,
+)
+
+
+def database_lost(exc: BaseException) -> bool:
+    """A lost server, not a statement the server refused: the connection-level errors, or psycopg2's
+    bare ``DatabaseError`` with no SQLSTATE (the server never answered). SQL errors carry a SQLSTATE or
+    are a subclass (``ProgrammingError``, ``IntegrityError``, ...), and are not swallowed."""
+    if isinstance(exc, DATABASE_ERRORS):
+        return True
+    orig = getattr(exc, "orig", exc)
+    return type(orig) is psycopg2.DatabaseError and getattr(orig, "pgcode", None) is None
+
+
 LOST_DATABASE = (
     "PostgreSQL became unreachable during the run ({error}). Parquet partitions written before that are "
     "kept; rerun the same `symphony run` once the server is back (`symphony pg start` for the embedded one) "
@@ -239,9 +259,11 @@ class _InProcess:
                 raise_on_error=False,
                 **kwargs,
             )
-        except DATABASE_ERRORS as exc:
+        except (*DATABASE_ERRORS, *POOLED_CONNECTION_ERRORS) as exc:
             # Dagster's own run and event storage lives in Postgres: when the server dies the run cannot
             # even record its failure, so the error surfaces here instead of as a failed step.
+            if not database_lost(exc):
+                raise
             return RunOutcome(
                 label, span, False, run_id, error=database_lost_message(exc), database_lost=True
             )

@@ -247,3 +247,23 @@ def test_postgres_lost_mid_run_gives_a_summary_not_a_traceback(tmp_path: Path) -
     assert "Traceback" not in out + err, err[-3000:]
     assert list((home / "warehouse").rglob("*.parquet"))
     shutil.rmtree(home, ignore_errors=True)
+
+
+def test_a_lost_server_is_told_apart_from_a_refused_statement(db: Any) -> None:
+    """`symphony run` keeps Dagster's storage connections pooled, so a lost server can arrive as a bare
+    DatabaseError: that is a lost database, while an SQL error the server answered with is not."""
+    import psycopg2
+    import sqlalchemy.exc
+
+    from symphony_assets.runner import database_lost
+
+    closed = psycopg2.DatabaseError("server closed the connection unexpectedly")
+    assert database_lost(closed)
+    assert database_lost(sqlalchemy.exc.DatabaseError("SELECT 1", {}, closed))
+    assert database_lost(psycopg2.OperationalError("could not connect to server"))
+    with pytest.raises(psycopg2.Error) as refused, db.transaction() as cur:
+        cur.execute("SELEC 1")
+    assert refused.value.pgcode is not None
+    assert not database_lost(refused.value)
+    assert not database_lost(sqlalchemy.exc.DatabaseError("SELEC 1", {}, refused.value))
+    assert not database_lost(psycopg2.ProgrammingError("can't adapt type 'dict'"))  # client-side, no SQLSTATE
