@@ -33,9 +33,8 @@ from typing import Any
 import dagster as dg
 import requests
 
-from symphony_assets.core.names import TRIGGER_TAG
-from symphony_assets.defs.partitions import snapshot_key, snapshot_partitions
-from symphony_assets.orchestration import sync_codebases
+from symphony_assets.defs.partitions import snapshot_key
+from symphony_assets.orchestration import phase_keys, sync_codebases
 
 logger = logging.getLogger(__name__)
 
@@ -116,11 +115,10 @@ def backfill_params(
 def snapshot_assets(definitions: dg.Definitions) -> list[str]:
     """The assets of the daily snapshot job (every codebase x date asset that no sensor alone starts):
     what a backfill covers when no asset is named."""
-    return sorted(
-        spec.key.to_user_string()
-        for spec in definitions.resolve_all_asset_specs()
-        if spec.partitions_def is snapshot_partitions and spec.tags.get(TRIGGER_TAG) != "sensor"
-    )
+    specs = list(definitions.resolve_all_asset_specs())
+    # The codebase's own assets and those that compare it with the others (same partitions); the
+    # fleet-wide days follow through their automation condition (defs/fleet.py).
+    return sorted(k.to_user_string() for phase in ("codebase", "cross") for k in phase_keys(specs, phase))
 
 
 def submit_backfill(

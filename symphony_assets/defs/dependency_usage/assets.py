@@ -11,7 +11,6 @@ opencv-python}``), ``ignore_modules`` and ``ignore_packages``.
 """
 
 from collections.abc import Iterator
-from datetime import date
 from typing import Any
 
 import dagster as dg
@@ -29,13 +28,7 @@ from symphony_assets.config import Codebase
 from symphony_assets.defs.dependency_usage.schemas import DEPENDENCY_USAGE
 from symphony_assets.defs.imports.assets import ANALYSER as IMPORTS_ANALYSER
 from symphony_assets.defs.imports.assets import imports_of
-from symphony_assets.defs.newness import (
-    History,
-    check_severity,
-    mark_new,
-    new_findings_evaluations,
-    new_findings_spec,
-)
+from symphony_assets.defs.newness import NewFindings, new_findings_spec
 from symphony_assets.defs.snapshots import (
     codebase_named,
     input_for,
@@ -183,12 +176,15 @@ def dependency_usage_asset(
     shows where its module-to-distribution mapping came from (config, maintained table, installed
     metadata, same name)."""
     cache = AnalysisCache(postgres.database())
-    history = History(ASSET)
+    newness = NewFindings(
+        NO_NEW_MISSING,
+        "finding_key",
+        ["module", "package", "mapping_source", "imported_in"],
+        judged=lambda df: df[df["status"] == STATUS_MISSING],
+    )
     totals = CacheStats()
     frames: dict[str, pd.DataFrame] = {}
     metas: dict[str, dict[str, Any]] = {}
-    compared: dict[str, date | None] = {}
-    severities: dict[str, dg.AssetCheckSeverity] = {}
     for key, name, day in run_partitions(context):
         codebase = codebase_named(name)
         own = required_input(declarations, key, "dependency_declarations")
@@ -196,19 +192,8 @@ def dependency_usage_asset(
         df, meta, stats = compute_dependency_usage(snapshot, cache, own, input_for(graph, key))
         totals.analysed += stats.analysed
         totals.reused += stats.reused
-        previous = history.previous(name, day)
-        df = mark_new(df, "finding_key", day, previous)
-        history.remember(name, day, df)
-        frames[key], compared[key] = df, (previous[0] if previous else None)
-        severities[key] = check_severity(codebase, ASSET)
+        frames[key] = df = newness.mark(key, codebase, day, df)
         metas[key] = {**snapshot_metadata(snapshot), **meta, **usage_metadata(df), **stats.metadata()}
         context.log.info(f"{key}: {metas[key]['missing']} missing, {metas[key]['unused']} unused")
     yield partitioned_output(context, frames, metas, {f"run_{k}": v for k, v in totals.metadata().items()})
-    yield from new_findings_evaluations(
-        context,
-        NO_NEW_MISSING,
-        {k: df[df["status"] == STATUS_MISSING] if not df.empty else df for k, df in frames.items()},
-        compared,
-        severities,
-        ["module", "package", "mapping_source", "imported_in"],
-    )
+    yield from newness.evaluations(context)

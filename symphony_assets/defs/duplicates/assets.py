@@ -34,6 +34,7 @@ from symphony_assets.defs.newness import NewFindings, new_findings_spec
 from symphony_assets.defs.snapshots import (
     codebase_named,
     partitioned_output,
+    required_input,
     run_partitions,
     snapshot_asset,
     snapshot_metadata,
@@ -88,11 +89,7 @@ def duplicate_code(
     for key, name, day in run_partitions(context):
         codebase = codebase_named(name)
         inventories = by_codebase(inventory, day)
-        own_inventory = inventories.get(name)
-        if own_inventory is None:
-            raise dg.Failure(
-                description=f"{key}: file_inventory has no partition for this day; materialise it first"
-            )
+        own_inventory = required_input(inventories.get(name), key, "file_inventory")
         others, missing = [], []
         for cb in _other_codebases(name):
             other_inv = inventories.get(cb.name)

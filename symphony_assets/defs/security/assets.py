@@ -10,7 +10,6 @@ path, snippet hash and occurrence, ``first_seen`` and ``is_new`` (see :mod:`..ne
 
 import hashlib
 from collections.abc import Iterator
-from datetime import date
 from typing import Any
 
 import dagster as dg
@@ -19,13 +18,7 @@ import pandas as pd
 from symphony_assets.analysis import security
 from symphony_assets.analysis.security import FileScan, scan_file, wants_scan
 from symphony_assets.config import Codebase
-from symphony_assets.defs.newness import (
-    History,
-    check_severity,
-    mark_new,
-    new_findings_evaluations,
-    new_findings_spec,
-)
+from symphony_assets.defs.newness import NewFindings, new_findings_spec
 from symphony_assets.defs.security.schemas import SECURITY_FINDINGS
 from symphony_assets.defs.snapshots import (
     codebase_named,
@@ -208,39 +201,31 @@ def security_findings(
     sites in them. Each finding has a stable fingerprint, first_seen and is_new."""
     cache = AnalysisCache(postgres.database())
     version = analyser_version()
-    history = History(ASSET)
+    newness = NewFindings(
+        NO_NEW_SECURITY_FINDINGS,
+        "fingerprint",
+        ["severity", "rule_id", "path", "line", "message", "via"],
+        judged=lambda df: df[df["kind"] == "finding"],
+    )
     totals = CacheStats()
     frames: dict[str, pd.DataFrame] = {}
     metas: dict[str, dict[str, Any]] = {}
-    compared: dict[str, date | None] = {}
-    severities: dict[str, dg.AssetCheckSeverity] = {}
     for key, name, day in run_partitions(context):
         codebase = codebase_named(name)
         snapshot = take(git, codebase, day)
         df, meta, stats = compute_security_findings(snapshot, cache, version)
         totals.analysed += stats.analysed
         totals.reused += stats.reused
-        previous = history.previous(name, day)
-        df = mark_new(df, "fingerprint", day, previous)
-        history.remember(name, day, df)
-        frames[key] = df
-        compared[key] = previous[0] if previous else None
-        severities[key] = check_severity(codebase, ASSET)
+        frames[key] = df = newness.mark(key, codebase, day, df)
+        compared = newness.compared[key]
         metas[key] = {
             **snapshot_metadata(snapshot),
             **meta,
             **security_metadata(df),
             **stats.metadata(),
-            "compared_with": str(previous[0]) if previous else "(none)",
+            "compared_with": str(compared) if compared else "(none)",
         }
         context.log.info(f"{key}: {metas[key]['finding_count']} findings, {metas[key]['new_findings']} new")
     run = {f"run_{k}": v for k, v in totals.metadata().items()}
     yield partitioned_output(context, frames, metas, run)
-    yield from new_findings_evaluations(
-        context,
-        NO_NEW_SECURITY_FINDINGS,
-        {k: df[df["kind"] == "finding"] if not df.empty else df for k, df in frames.items()},
-        compared,
-        severities,
-        ["severity", "rule_id", "path", "line", "message", "via"],
-    )
+    yield from newness.evaluations(context)
