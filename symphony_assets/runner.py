@@ -217,7 +217,9 @@ class _InProcess:
         span = _span(first, last)
         tags: dict[str, str] = {"symphony/codebase": name}
         run_id = str(uuid.uuid4())
-        unreachable = _fetch_mirror(name, run_id)
+        # A codebase's own run fetches its mirror; its cross-codebase run, after every codebase's own,
+        # reads the same fetch.
+        unreachable = _fetch_mirror(name, run_id) if phase == "codebase" else None
         if unreachable is not None:
             return RunOutcome(name, span, False, error=unreachable)
         return self._execute(job_name, name, span, snapshot_key(name, first), snapshot_key(name, last),
