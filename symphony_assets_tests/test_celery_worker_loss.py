@@ -178,8 +178,18 @@ def test_killing_a_worker_mid_step_leaves_every_partition_materialised_exactly_o
                  if e.step_key == killed_step]  # fmt: skip
     assert starts == [victim.pid, survivor.pid], (starts, victim.pid, survivor.pid)
     assert successes == [survivor.pid]
-    # Redelivery waited for the visibility timeout (the victim acknowledged nothing).
-    assert finished - killed_at >= VISIBILITY_S * 0.9
+    # Redelivery waited for the visibility timeout (the victim acknowledged nothing), which runs from the
+    # task's delivery to the victim: measured between the two STEP_STARTs of the step, not from the kill
+    # (the watcher sees the first STEP_START, and kills, some time after the delivery). No Dagster retry.
+    start_times = [
+        r.event_log_entry.timestamp
+        for r in dagster_instance.get_records_for_run(
+            killed_run, of_type=dg.DagsterEventType.STEP_START, limit=1000
+        ).records
+        if r.event_log_entry.dagster_event and r.event_log_entry.dagster_event.step_key == killed_step
+    ]
+    assert len(start_times) == 2 and start_times[1] - start_times[0] >= VISIBILITY_S * 0.9, start_times
+    assert not _events(dagster_instance, killed_run, dg.DagsterEventType.STEP_UP_FOR_RETRY)
 
     # A step that outlived the visibility timeout would have been handed out twice: say so if one did.
     longest = max(_step_seconds(dagster_instance, str(o.run_id)) for o in outcomes)
