@@ -26,18 +26,19 @@ sys.path.insert(0, str(ROOT))
 
 from _realrepo import build_real_repo  # noqa: E402
 
+from symphony_assets.analysis.complexity import DEFAULT_MAX_BYTES  # noqa: E402
 from symphony_assets.config import Codebase  # noqa: E402
 from symphony_assets.defs.duplicates.compare import Params, _signature_result  # noqa: E402
-from symphony_assets.defs.imports.assets import imports_of  # noqa: E402
 from symphony_assets.defs.ports.assets import ports_of  # noqa: E402
 from symphony_assets.defs.security.assets import scan_blob  # noqa: E402
 from symphony_assets.resources.cache import AnalysisCache, analyse_files, pool_workers  # noqa: E402
 from symphony_assets.resources.git import take_snapshot  # noqa: E402
+from symphony_assets.resources.python_facts import facts_fn  # noqa: E402
 
 ANALYSERS: dict[str, Callable[[Any, bytes], Any]] = {
     "security_findings (bandit)": scan_blob,
     "duplicate_code (MinHash)": functools.partial(_signature_result, params=Params(0.8, 5, 30, 64)),
-    "import_graph": imports_of,
+    "Python facts (imports, ports, code)": facts_fn(DEFAULT_MAX_BYTES),
     "port_map (Python)": ports_of,
 }
 

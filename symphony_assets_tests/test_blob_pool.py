@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from symphony_assets.analysis.complexity import DEFAULT_MAX_BYTES
 from symphony_assets.config import Codebase
 from symphony_assets.defs.duplicates.compare import Params, _signature_result
-from symphony_assets.defs.imports.assets import imports_of
 from symphony_assets.defs.ports.assets import ports_of
 from symphony_assets.defs.security.assets import scan_blob
 from symphony_assets.resources import cache as cache_module
 from symphony_assets.resources.cache import POOL_MIN_BLOBS, AnalysisCache, analyse_files
 from symphony_assets.resources.git import take_snapshot
+from symphony_assets.resources.python_facts import facts_fn
 from symphony_assets_tests.gitrepo import GitRepo
 
 DAY = dt.date(2024, 6, 1)
@@ -47,7 +48,7 @@ def test_pooled_results_equal_serial_results(tmp_path: Path, monkeypatch: pytest
     snap = take_snapshot(Codebase("pool", repo.root), DAY, today=dt.date(2030, 1, 1))
     entries = [e for e in snap.files if e.path.endswith(".py")]
     analysers = (
-        ("imports", imports_of),
+        ("python facts", facts_fn(DEFAULT_MAX_BYTES)),  # imports, ports and code from one parse
         ("ports", functools.partial(ports_of)),
         ("security", scan_blob),  # bandit in the workers
         ("duplicates", functools.partial(_signature_result, params=Params(0.8, 5, 30, 64))),

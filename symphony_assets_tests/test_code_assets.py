@@ -280,7 +280,7 @@ def _churn_repo(root: Path) -> GitRepo:
 
 def test_one_log_pass_gives_every_days_churn(tmp_path: Path) -> None:
     from symphony_assets.config import Codebase
-    from symphony_assets.defs.code.assets import run_history
+    from symphony_assets.resources.code_facts import run_history
     from symphony_assets.resources.git import Repo, end_of_day_utc, take_snapshot
 
     repo = _churn_repo(tmp_path / "r")
@@ -306,7 +306,7 @@ def test_one_log_pass_gives_every_days_churn(tmp_path: Path) -> None:
 
 
 def test_merges_and_clock_skew_fall_back_to_per_day_logs(tmp_path: Path) -> None:
-    from symphony_assets.defs.code.assets import run_history
+    from symphony_assets.resources.code_facts import run_history
     from symphony_assets.resources.git import Repo
 
     days = [dt.date(2024, 6, 1), dt.date(2024, 6, 5)]
@@ -330,17 +330,20 @@ def test_merges_and_clock_skew_fall_back_to_per_day_logs(tmp_path: Path) -> None
     assert run_history(Repo(skewed.root), None, days) is None
 
 
-def test_per_chunk_analysis_equals_the_whole_file_analysis() -> None:
-    """A backfill analyses new blobs chunk by chunk with run memos; every cached field must be what
-    the whole-file analysis gives, for real files, edited versions of them, and files that must
-    take the whole-file path (Python 2, a def inside a string, GPU words, CRLF, Latin-1)."""
+def test_one_pass_facts_equal_each_extractor_alone() -> None:
+    """The facts pass parses a blob once for imports, ports and the code assets (with a run's radon
+    memo); each part must be what that extractor gives on its own, for real files, edited versions of
+    them, and odd ones (Python 2, a def inside a string, GPU words, CRLF, Latin-1, merge markers)."""
     import pathlib
     import random
+    from dataclasses import asdict
 
     import radon
 
     import symphony_assets.analysis as analysis
-    from symphony_assets.analysis.chunks import ChunkMemo, analyse_python
+    from symphony_assets.analysis.facts import CODE, IMPORTS, PORTS, analyse_python, python_facts
+    from symphony_assets.analysis.imports.extract import extract_imports
+    from symphony_assets.analysis.ports.extract import extract_ports
 
     rng = random.Random(9)
     marker = ("TO" + "DO").encode()
@@ -351,6 +354,9 @@ def test_per_chunk_analysis_equals_the_whole_file_analysis() -> None:
         b"def f(a):\r\n    try:\r\n        pass\r\n    except:  # why\r\n        pass\r\n",
         "# -*- coding: latin-1 -*-\ndef f():\n    return 'é'\n".encode("latin-1"),
         b"@deco(\n    1,\n)\n\n@other\ndef g(x):\n    if x:\n        return 1\n\n\nclass K:\n    pass\n",
+        b"import zmq\n<<<<<<< HEAD\nPORT = 5555\n=======\nPORT = 5556\n>>>>>>> b\nsock.bind(f'tcp://*:{PORT}')\n",
+        b"import os, zmq\ndef f(:\n    s.connect('tcp://localhost:7000')\n"
+        b"try:\n    import yaml\nexcept:\n    pass\n",
     ]
     for path in sorted(pathlib.Path(radon.__file__).parent.rglob("*.py")) + sorted(
         pathlib.Path(analysis.__file__).parent.glob("*.py")
@@ -371,12 +377,19 @@ def test_per_chunk_analysis_equals_the_whole_file_analysis() -> None:
         ]
         sources.append(b"\n".join(lines))
     blocks: dict[str, Any] = {}
-    chunks: ChunkMemo = {}
+    broken = 0
     for source in sources:
-        assert analyse_python(source, 1_000_000, blocks, chunks) == analyse_python(source, 1_000_000)
-    fast = [facts for facts in chunks.values() if facts is not None]
-    assert len(fast) > 100 and None in chunks.values()  # both paths were taken
-    assert analyse_python(sources[-1], 100, blocks, chunks)["complexity"]["status"] == "too_large"
+        facts = python_facts(source, 1_000_000, blocks)
+        assert facts[CODE] == analyse_python(source, 1_000_000)
+        assert facts[IMPORTS] == extract_imports(source).to_dict()
+        assert facts[PORTS] == [asdict(s) for s in extract_ports("x.py", source)]
+        broken += facts[CODE]["parse"] is not None
+    assert broken >= 3 and len(blocks) > 100  # recovered files and the radon memo were both exercised
+    assert python_facts(sources[-3], 100, blocks)[CODE]["complexity"]["status"] == "too_large"
+    broken_file = python_facts(sources[7], 1_000_000)  # one recovery feeds all three parts
+    assert [(p["line"], p["port"], p["via"]) for p in broken_file[PORTS]] == [(3, 7000, "fallback")]
+    assert [i[0] for i in broken_file[IMPORTS]["imports"]] == ["os", "zmq", "yaml"]
+    assert [(b["line"], b["via"]) for b in broken_file[CODE]["broad_excepts"]] == [(6, "recovered")]
 
 
 SERVICE = SOURCE  # the same file test_complexity checks radon on

@@ -10,9 +10,10 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from symphony_assets.defs.imports.assets import ANALYSER, import_cycles, import_graph
+from symphony_assets.defs.imports.assets import import_cycles, import_graph
 from symphony_assets.resources.installed import installed_top_level_names
 from symphony_assets.resources.postgres import Database
+from symphony_assets.resources.python_facts import IMPORTS_ANALYSER as ANALYSER
 from symphony_assets_tests.gitrepo import GitRepo
 from symphony_assets_tests.materialize import materialize_days
 

@@ -119,6 +119,54 @@ def analyse_files(
     With many cold blobs the work goes to a process pool (``workers``, default :func:`pool_workers`) in
     bounded chunks; the results are the same as the serial path's (a test compares them).
     """
+    results, computed, fresh, stats = _reuse_or_run(snapshot, entries, cache, analyser, version, fn, workers)
+    results.update(computed)
+    cache.put_many(analyser, version, fresh)
+    return {e.path: results[e.path] for e in entries if e.path in results}, stats
+
+
+@dataclass(frozen=True)
+class Facet:
+    """One part of a multi-part per-blob result, cached under its own (analyser, version)."""
+
+    part: str
+    analyser: str
+    version: str
+
+
+def analyse_facets(
+    snapshot: Snapshot,
+    entries: Sequence[FileEntry],
+    cache: AnalysisCache,
+    facets: Sequence[Facet],
+    wanted: Facet,
+    fn: Callable[[FileEntry, bytes], Mapping[str, Any]],
+    workers: int | None = None,
+) -> tuple[dict[str, Any], CacheStats]:
+    """:func:`analyse_files` for one pass over a blob that yields several parts (one per facet).
+
+    Only ``wanted``'s part is looked up and returned, but every blob analysed here stores all of its
+    parts, so the other assets that need them find them cached instead of parsing the blob again.
+    """
+    results, computed, fresh, stats = _reuse_or_run(
+        snapshot, entries, cache, wanted.analyser, wanted.version, fn, workers
+    )
+    results.update((path, parts[wanted.part]) for path, parts in computed.items())
+    for facet in facets:
+        cache.put_many(facet.analyser, facet.version, {b: parts[facet.part] for b, parts in fresh.items()})
+    return {e.path: results[e.path] for e in entries if e.path in results}, stats
+
+
+def _reuse_or_run(
+    snapshot: Snapshot,
+    entries: Sequence[FileEntry],
+    cache: AnalysisCache,
+    analyser: str,
+    version: str,
+    fn: Callable[[FileEntry, bytes], Any],
+    workers: int | None,
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], CacheStats]:
+    """Cached results by path, then ``fn``'s results by path and by blob for the rest, and the counts."""
     stats = CacheStats()
     known_ids = [e.blob_id for e in entries if e.blob_id and (not snapshot.live or e.git_status == "clean")]
     cached = cache.get_many(analyser, version, known_ids)
@@ -133,13 +181,13 @@ def analyse_files(
             to_read.append(entry)
     workers = pool_workers() if workers is None else workers
     pooled = workers > 1 and len(to_read) >= POOL_MIN_BLOBS and _shippable(fn)
+    computed: dict[str, Any] = {}
     fresh = (
-        _analyse_pooled(snapshot, to_read, fn, workers, results, stats)
+        _analyse_pooled(snapshot, to_read, fn, workers, computed, stats)
         if pooled
-        else _analyse_serial(snapshot, to_read, fn, results, stats)
+        else _analyse_serial(snapshot, to_read, fn, computed, stats)
     )
-    cache.put_many(analyser, version, fresh)
-    return {e.path: results[e.path] for e in entries if e.path in results}, stats
+    return results, computed, fresh, stats
 
 
 def _analyse_serial(

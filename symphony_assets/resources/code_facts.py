@@ -1,7 +1,7 @@
 """The per-file facts behind ``todo_list``, ``code_complexity`` and ``code_findings``, through the blob cache.
 
-:func:`gather` reads one snapshot's files and analyses each new blob once (Python files with
-:func:`~symphony_assets.analysis.chunks.analyse_python`, other files for their markers). A
+:func:`gather` reads one snapshot's files and analyses each new blob once (Python files through the
+shared facts pass of :mod:`.python_facts`, other files for their markers). A
 :class:`RunState` carries what a run keeps between its partitions, so a backfill decodes each blob
 once and builds each file's rows once.
 """
@@ -11,27 +11,29 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
-from symphony_assets.analysis import complexity, findings, todos
-from symphony_assets.analysis.chunks import ChunkMemo, FileFacts, analyse_python, todo_result
+from symphony_assets.analysis import complexity, todos
 from symphony_assets.analysis.complexity import ComplexityReport
+from symphony_assets.analysis.facts import CODE, FileFacts, todo_result
 from symphony_assets.analysis.todos import comment_style
 from symphony_assets.resources.cache import AnalysisCache, CacheStats, analyse_files
-from symphony_assets.resources.git import FileEntry, LinearHistory, ReadResult, Snapshot
+from symphony_assets.resources.git import (
+    FileEntry,
+    GitError,
+    LinearHistory,
+    ReadResult,
+    Repo,
+    Snapshot,
+    end_of_day_utc,
+)
+from symphony_assets.resources.python_facts import CODE_ANALYSER, python_facts_results
 
 PYTHON_SUFFIXES = (".py", ".pyw")
-PYTHON_ANALYSER = "code_structure:python"
-
-
-def _python_result(
-    _entry: FileEntry,
-    content: bytes,
-    max_bytes: int,
-    blocks: complexity.BlockMemo | None,
-    chunks: ChunkMemo | None,
-) -> dict[str, Any]:
-    return analyse_python(content, max_bytes, blocks, chunks)
+PYTHON_ANALYSER = CODE_ANALYSER
+#: Days of history behind a file's churn (commits that touched it), for hotspots.
+CHURN_DAYS = 90
 
 
 def _todo_result(_entry: FileEntry, content: bytes, suffix: str) -> dict[str, Any]:
@@ -74,7 +76,6 @@ class RunState:
     function_columns: dict[str, FunctionColumns] = field(default_factory=dict)
     #: Radon results per top-level definition for the run; None when caching is off (SYMPHONY_ANALYSIS_CACHE).
     blocks: dict[str, tuple[complexity.FunctionComplexity, ...]] | None = None
-    chunks: ChunkMemo | None = None
     #: One log of the run's whole churn window per codebase (None: per-day ``git log`` instead).
     histories: dict[str, LinearHistory | None] = field(default_factory=dict)
     analysed: int = 0
@@ -84,7 +85,6 @@ class RunState:
     def __post_init__(self) -> None:
         if self.blocks is None and self.cache.enabled:
             self.blocks = {}
-            self.chunks = {}
 
     def totals(self) -> dict[str, Any]:
         return {
@@ -92,7 +92,6 @@ class RunState:
             "run_blobs_reused": self.reused,
             "run_read_failures": self.read_failures,
             **({"run_definitions_scored": len(self.blocks)} if self.blocks is not None else {}),
-            **({"run_chunks_parsed": len(self.chunks)} if self.chunks is not None else {}),
         }
 
 
@@ -103,11 +102,6 @@ def is_python(entry: FileEntry) -> bool:
 def analysable(entry: FileEntry) -> bool:
     """Tracked and untracked files of the snapshot; ignored ones (build output, caches) are not our code."""
     return entry.kind == "file" and entry.git_status not in ("ignored", "deleted")
-
-
-def blob_of(entry: FileEntry) -> str | None:
-    """The row's blob id: exact for committed and clean files; a live edit has no committed blob yet."""
-    return entry.blob_id if entry.git_status in ("committed", "clean") else None
 
 
 @dataclass
@@ -140,24 +134,18 @@ def gather(snapshot: Snapshot, state: RunState) -> SnapshotFacts:
     files: dict[str, FileFacts] = {}
     entries: dict[str, FileEntry] = {}
     for analyser, group in sorted(groups.items()):
-        fn: Callable[[FileEntry, bytes], Any]
         if analyser == PYTHON_ANALYSER:
-            version = f"{todos.ANALYSER_VERSION}.{complexity.ANALYSER_VERSION}.{findings.ANALYSER_VERSION}"
-            version += f":{state.max_bytes}"
-            fn = functools.partial(
-                _python_result, max_bytes=state.max_bytes, blocks=state.blocks, chunks=state.chunks
-            )
+            results, part = python_facts_results(snapshot, group, state.cache, CODE, state.blocks)
         else:
-            version = todos.ANALYSER_VERSION
             fn = functools.partial(_todo_result, suffix=group[0].path)
-        results, part = analyse_files(snapshot, group, state.cache, analyser, version, fn)
+            results, part = analyse_files(snapshot, group, state.cache, analyser, todos.ANALYSER_VERSION, fn)
         stats.analysed += part.analysed
         stats.reused += part.reused
         stats.failures.extend(part.failures)
         by_path = {e.path: e for e in group}
         for path, raw in results.items():
             entry = by_path[path]
-            blob = blob_of(entry)
+            blob = entry.committed_blob
             key = (analyser, blob) if blob else None
             facts = state.facts.get(key) if key else None
             if facts is None:
@@ -177,7 +165,7 @@ RowBuilder = Callable[[], list[dict[str, Any]]]
 
 def memo_rows(state: RunState, table: str, entry: FileEntry, build: RowBuilder) -> list[dict[str, Any]]:
     """A file's rows depend only on (path, blob): build them once per run, not once per day."""
-    blob = blob_of(entry)
+    blob = entry.committed_blob
     if blob is None:
         return build()
     key = (table, entry.path, blob)
@@ -189,10 +177,22 @@ def memo_rows(state: RunState, table: str, entry: FileEntry, build: RowBuilder) 
 
 def function_columns(state: RunState, entry: FileEntry, report: ComplexityReport) -> FunctionColumns:
     """Built once per blob for the run: a backfill repeats most files' definitions every day."""
-    blob = blob_of(entry)
+    blob = entry.committed_blob
     if blob is None:
         return FunctionColumns.of(report)
     columns = state.function_columns.get(blob)
     if columns is None:
         columns = state.function_columns[blob] = FunctionColumns.of(report)
     return columns
+
+
+def run_history(repo: Repo, branch: str | None, days: list[date]) -> LinearHistory | None:
+    """One ``git log`` covering the churn windows of all these days, or None (per-day logs then)."""
+    tip = repo.commit_at(max(days), branch)
+    if tip is None:
+        return None
+    since = end_of_day_utc(min(days)) - timedelta(days=CHURN_DAYS)
+    try:
+        return repo.linear_history(tip[0], since)
+    except GitError:
+        return None  # the per-day churn pass then runs, and reports the failure if it is real

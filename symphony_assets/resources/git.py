@@ -66,6 +66,11 @@ class FileEntry:
     ignored: bool = False
 
     @property
+    def committed_blob(self) -> str | None:
+        """The blob id when it is exact for this row: committed and clean files; a live edit has none yet."""
+        return self.blob_id if self.git_status in ("committed", "clean") else None
+
+    @property
     def path_is_utf8(self) -> bool:
         try:
             self.raw_path.decode("utf-8")

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 
 from symphony_assets.analysis import limits
 from symphony_assets.analysis.imports.statements import FileImports, ImportStmt
-from symphony_assets.analysis.pysource import parse_python, recover_python
+from symphony_assets.analysis.pysource import ParseOutcome, Recovered, parse_python, recover_python
 
 #: Bump when extraction changes what it returns for the same bytes (part of the blob-cache key).
 ANALYSER_VERSION = "2"
@@ -21,13 +21,16 @@ ANALYSER_VERSION = "2"
 _STICKY = frozenset({"function", "type_checking", "main"})
 
 
-def extract_imports(source: bytes) -> FileImports:
+def extract_imports(
+    source: bytes, outcome: ParseOutcome | None = None, recovered: Recovered | None = None
+) -> FileImports:
     """Import statements of one file with where they run; never raises.
 
     A file that ``ast`` rejects is read through :func:`~symphony_assets.analysis.pysource.recover_python`
-    (``via="fallback"``): every statement that parses still counts, wherever the error is.
+    (``via="fallback"``): every statement that parses still counts, wherever the error is. ``outcome``
+    and ``recovered``, when given, are this file's parse, shared with the other per-blob facts.
     """
-    outcome = parse_python(source)
+    outcome = outcome or parse_python(source)
     if limits.python_too_large(source):  # not parsed at all: parse_error says why
         return FileImports(imports=(), parse_error=outcome.error)
     if outcome.tree is not None:
@@ -35,7 +38,7 @@ def extract_imports(source: bytes) -> FileImports:
             imports=tuple(_ast_imports(outcome.tree, _keyword_lines(source))),
             bindings=_bindings(outcome.tree),
         )
-    recovered = recover_python(source, outcome)
+    recovered = recovered or recover_python(source, outcome)
     imports = tuple(dataclasses.replace(s, via="fallback") for s in _ast_imports(recovered.tree))
     return FileImports(
         imports=imports,

@@ -14,9 +14,11 @@ from symphony_assets.analysis.ports.sites import RAW_LIMIT, PortSite
 _QUOTED = re.compile(r"""(["'])((?:\\.|(?!\1).)*)\1""")
 
 
-def salvage_ports(source: bytes, outcome: pysource.ParseOutcome) -> list[PortSite]:
+def salvage_ports(
+    source: bytes, outcome: pysource.ParseOutcome, recovered: pysource.Recovered | None = None
+) -> list[PortSite]:
     """Port sites of a file ``ast`` rejected (``outcome`` says why): ``via="fallback"`` throughout."""
-    recovered = pysource.recover_python(source, outcome)
+    recovered = recovered or pysource.recover_python(source, outcome)
     sites = ports_from_tree(recovered.tree, "fallback")
     lines = pysource.decode_source(source).splitlines()
     for first, last in recovered.skipped:

@@ -1,17 +1,17 @@
 """``todo_list``, ``code_complexity``, ``code_findings``: code structure per codebase per day.
 
-One multi-asset computes all three, so each day takes ONE snapshot and reads and parses each file
-once for all of them. Per-file analysis depends only on a file's bytes, so it goes through the blob
-cache keyed by (analyser, version, blob id): a backfill analyses each distinct blob once and reuses
-the result on every other day, and in every later run. Within a run, new blobs are parsed and
-scored per top-level chunk and definition, so an edited file costs little more than its edit (see
-:mod:`symphony_assets.analysis.chunks`). Churn for hotspots comes from one ``git log`` pass for the
-whole run when the history allows (:meth:`~symphony_assets.resources.git.Repo.linear_history`),
-else one per partition. The assets can be materialised alone (the multi-asset subsets).
+One multi-asset computes all three, so each day takes ONE snapshot. A Python file's facts come from
+the one pass per blob that ``import_graph`` and ``port_map`` share (:mod:`symphony_assets.analysis.facts`),
+through the blob cache keyed by (analyser, version, blob id): a backfill analyses each distinct blob
+once and reuses the result on every other day, and in every later run. Within a run, radon scores
+each definition once, so an edited file costs little more than parsing it. Churn for hotspots comes
+from one ``git log`` pass for the whole run when the history allows
+(:meth:`~symphony_assets.resources.git.Repo.linear_history`), else one per partition. The assets
+can be materialised alone (the multi-asset subsets).
 """
 
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import dagster as dg
@@ -41,11 +41,11 @@ from symphony_assets.defs.snapshots import (
     take,
 )
 from symphony_assets.resources.cache import AnalysisCache
-from symphony_assets.resources.code_facts import RunState, gather, is_python
-from symphony_assets.resources.git import GitError, GitResource, LinearHistory, Repo, Snapshot, end_of_day_utc
+from symphony_assets.resources.code_facts import CHURN_DAYS, RunState, gather, is_python, run_history
+from symphony_assets.resources.git import GitResource, Snapshot
 from symphony_assets.resources.postgres import PostgresResource
+from symphony_assets.resources.python_facts import max_complexity_bytes
 
-CHURN_DAYS = 90
 DOMAIN = "code"  # per-codebase options: ``code: {max_complexity_bytes: 2000000}`` in symphony.yaml
 ASSETS = ("todo_list", "code_complexity", "code_findings")
 NO_NEW_MARKERS_CHECK = new_findings_spec("todo_list", "work_markers")
@@ -149,7 +149,7 @@ def code_structure(
     }
     for key, name, day in partitions:
         codebase = codebases.get(name) or codebases.setdefault(name, codebase_named(name))
-        max_bytes = _max_bytes(codebase.option(DOMAIN, "max_complexity_bytes"))
+        max_bytes = max_complexity_bytes(codebase)
         if state is None or state.max_bytes != max_bytes:
             state = RunState(AnalysisCache(postgres.database()), max_bytes)
         snapshot = take(git, codebase, day)
@@ -178,19 +178,3 @@ def code_structure(
     for asset, news in newness.items():
         if asset in selected:
             yield from news.evaluations(context)
-
-
-def run_history(repo: Repo, branch: str | None, days: list[date]) -> LinearHistory | None:
-    """One ``git log`` covering the churn windows of all these days, or None (per-day logs then)."""
-    tip = repo.commit_at(max(days), branch)
-    if tip is None:
-        return None
-    since = end_of_day_utc(min(days)) - timedelta(days=CHURN_DAYS)
-    try:
-        return repo.linear_history(tip[0], since)
-    except GitError:
-        return None  # the per-day churn pass then runs, and reports the failure if it is real
-
-
-def _max_bytes(value: Any) -> int:
-    return int(value) if value else complexity.DEFAULT_MAX_BYTES

@@ -13,14 +13,13 @@ import pandas as pd
 import pyarrow as pa
 
 from symphony_assets.analysis import complexity
-from symphony_assets.analysis.chunks import FileFacts
+from symphony_assets.analysis.facts import FileFacts
 from symphony_assets.analysis.findings import backup_kind
 from symphony_assets.defs.code.schemas import CODE_COMPLEXITY, CODE_FINDINGS, MARKER_LIST
 from symphony_assets.resources.code_facts import (
     FunctionColumns,
     RunState,
     SnapshotFacts,
-    blob_of,
     function_columns,
     is_python,
     memo_rows,
@@ -38,7 +37,7 @@ def _todo_rows(path: str, entry: FileEntry, f: FileFacts) -> list[dict[str, Any]
             "scope": t.scope,
             "fingerprint": t.fingerprint,
             "via": t.via,
-            "blob_id": blob_of(entry),
+            "blob_id": entry.committed_blob,
         }
         for t in f.todos
     ]
@@ -102,14 +101,14 @@ def complexity_frame(facts: SnapshotFacts, churn: Mapping[str, int], state: RunS
             cols["status"] += [complexity.STATUS_OK] * n
             cols["message"] += [None] * n
         cols["path"] += [path] * n
-        cols["blob_id"] += [blob_of(entry)] * n
+        cols["blob_id"] += [entry.committed_blob] * n
         cols["churn_90d"] += [changes] * n
     table = pa.table(cols, schema=CODE_COMPLEXITY.arrow_schema)
     return table.to_pandas(types_mapper=pd.ArrowDtype)
 
 
 def _finding_rows(path: str, entry: FileEntry, f: FileFacts) -> list[dict[str, Any]]:
-    blob_id = blob_of(entry)
+    blob_id = entry.committed_blob
     rows: list[dict[str, Any]] = []
     if f.parse is not None:
         rows.append(
@@ -163,7 +162,7 @@ def _backup_rows(entry: FileEntry) -> list[dict[str, Any]]:
             "path": entry.path,
             "detail": f"looks like a {kind.replace('_', ' ')} ({entry.git_status})",
             "via": "path",
-            "blob_id": blob_of(entry),
+            "blob_id": entry.committed_blob,
         }
     ]
 
@@ -186,7 +185,7 @@ def findings_frame(snapshot: Snapshot, facts: SnapshotFacts, state: RunState) ->
                     "path": failure.entry.path,
                     "detail": failure.message or f"not read: {failure.status}",
                     "via": "read",
-                    "blob_id": blob_of(failure.entry),
+                    "blob_id": failure.entry.committed_blob,
                 }
             )
     rows.sort(key=lambda r: (str(r["kind"]), str(r["path"]), int(r.get("line") or 0), str(r["subkind"])))

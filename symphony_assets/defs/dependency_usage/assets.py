@@ -16,18 +16,16 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from symphony_assets.analysis import imports as imports_analysis
 from symphony_assets.analysis.depusage import (
     STATUS_MISSING,
     DeclaredPackage,
     ImportSite,
     dependency_usage,
 )
+from symphony_assets.analysis.facts import IMPORTS
 from symphony_assets.analysis.imports import FileImports, build_module_index
 from symphony_assets.config import Codebase
 from symphony_assets.defs.dependency_usage.schemas import DEPENDENCY_USAGE
-from symphony_assets.defs.imports.assets import ANALYSER as IMPORTS_ANALYSER
-from symphony_assets.defs.imports.assets import imports_of
 from symphony_assets.defs.newness import NewFindings, new_findings_spec
 from symphony_assets.defs.snapshots import (
     codebase_named,
@@ -40,10 +38,11 @@ from symphony_assets.defs.snapshots import (
     snapshot_metadata,
     take,
 )
-from symphony_assets.resources.cache import AnalysisCache, CacheStats, analyse_files
+from symphony_assets.resources.cache import AnalysisCache, CacheStats
 from symphony_assets.resources.git import GitResource, Snapshot
 from symphony_assets.resources.installed import installed_modules, requirement_closure
 from symphony_assets.resources.postgres import PostgresResource
+from symphony_assets.resources.python_facts import python_facts_results
 
 ASSET = "dependency_usage"
 DOMAIN = "dependency_usage"
@@ -82,14 +81,8 @@ def compute_dependency_usage(
         for e in snapshot.files
         if e.kind == "file" and e.path.endswith(".py") and e.git_status not in ("ignored", "deleted")
     ]
-    results, stats = analyse_files(
-        snapshot,
-        entries,
-        cache,
-        IMPORTS_ANALYSER,
-        imports_analysis.ANALYSER_VERSION,
-        imports_of,  # the import graph's own per-blob result: one cache entry serves both
-    )
+    # The import graph's own part of the shared per-blob facts: one cache entry serves both.
+    results, stats = python_facts_results(snapshot, entries, cache, IMPORTS)
     sites = []
     for path, raw in sorted(results.items()):
         try:

@@ -21,10 +21,10 @@ import dagster as dg
 import pandas as pd
 
 from symphony_assets.analysis import imports as imports_analysis
+from symphony_assets.analysis.facts import IMPORTS
 from symphony_assets.analysis.imports import (
     FileImports,
     build_module_index,
-    extract_imports,
     find_unresolved,
     resolve_imports,
 )
@@ -41,14 +41,14 @@ from symphony_assets.defs.snapshots import (
     run_partitions,
     snapshot_asset,
 )
-from symphony_assets.resources.cache import AnalysisCache, CacheStats, analyse_files
+from symphony_assets.resources.cache import AnalysisCache, CacheStats
 from symphony_assets.resources.git import FileEntry, GitResource, Snapshot
 from symphony_assets.resources.installed import installed_top_level_names
 from symphony_assets.resources.postgres import PostgresResource
+from symphony_assets.resources.python_facts import python_facts_results
 
 DOMAIN = "imports"
 NO_NEW_IMPORT_CYCLES_CHECK = new_findings_spec("import_cycles", "import_cycles")
-ANALYSER = "import_graph"
 _NON_SOURCE_MODULES = (".pyi", ".pyx", ".so", ".pyd")
 
 
@@ -73,25 +73,13 @@ def _python_entries(snapshot: Snapshot) -> list[FileEntry]:
     ]
 
 
-def imports_of(_entry: FileEntry, content: bytes) -> dict[str, Any]:
-    """Module-level (not a lambda) so the blob pool can ship it to worker processes."""
-    return extract_imports(content).to_dict()
-
-
 def compute_import_graph(
     snapshot: Snapshot, cache: AnalysisCache, stats_out: CacheStats | None = None
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Edges of one snapshot; parse failures, duplicate module claims and cache use go to metadata."""
     roots, external = _options(snapshot.codebase)
     entries = _python_entries(snapshot)
-    results, stats = analyse_files(
-        snapshot,
-        entries,
-        cache,
-        ANALYSER,
-        imports_analysis.ANALYSER_VERSION,
-        imports_of,
-    )
+    results, stats = python_facts_results(snapshot, entries, cache, IMPORTS)
     if stats_out is not None:
         stats_out.analysed += stats.analysed
         stats_out.reused += stats.reused

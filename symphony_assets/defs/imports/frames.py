@@ -16,10 +16,6 @@ MISSING = "missing"
 TOP_N = 15
 
 
-def _blob(entry: FileEntry) -> str | None:
-    return entry.blob_id if entry.git_status in ("committed", "clean") else None
-
-
 def graph_frame(
     entries: list[FileEntry],
     per_file: dict[str, FileImports],
@@ -42,7 +38,7 @@ def graph_frame(
             "line": site.line,
             "kind": site.kind,
             "via": site.via,
-            "importer_blob_id": _blob(by_path[site.importer_path]),
+            "importer_blob_id": by_path[site.importer_path].committed_blob,
             "importer_parse_error": per_file[site.importer_path].parse_error,
             "status": status,
             "nearest_package": site.nearest if isinstance(site, Unresolved) else None,

@@ -22,6 +22,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from symphony_assets.analysis.facts import PORTS
 from symphony_assets.analysis.ports import (
     PortSite,
     SiteWithContext,
@@ -29,6 +30,7 @@ from symphony_assets.analysis.ports import (
     file_format,
     find_conflicts,
 )
+from symphony_assets.analysis.ports.extract import ANALYSER_VERSION
 from symphony_assets.config import Codebase
 from symphony_assets.defs.fleet import by_codebase, fleet_asset, fleet_input, run_days
 from symphony_assets.defs.newness import NewFindings, new_findings_spec
@@ -50,14 +52,10 @@ from symphony_assets.defs.snapshots import (
 from symphony_assets.resources.cache import AnalysisCache, CacheStats, analyse_files
 from symphony_assets.resources.git import FileEntry, GitResource, Snapshot
 from symphony_assets.resources.postgres import PostgresResource
+from symphony_assets.resources.python_facts import python_facts_results
 
 DOMAIN = "ports"
 ANALYSER = "port_map"
-#: Bump when extraction changes, so cached per-blob results are recomputed.
-#: 2: config files up to ``limits.MAX_CONFIG_BYTES`` (libyaml, C JSON), ``role="skipped"`` rows for a
-#: file (or part of one) left unanalysed at a limit, exact lines for JSON that YAML could not read.
-#: 3: Python files that do not parse go through the recovering parser (issue 17).
-ANALYSER_VERSION = "3"
 NO_NEW_PORT_CONFLICTS = new_findings_spec("port_conflicts", "port_conflicts", daily_partitions)
 
 
@@ -95,14 +93,12 @@ def compute_port_map(
     results: dict[str, Any] = {}
     failures = []
     for fmt, group in sorted(by_format.items()):
-        found, stats = analyse_files(
-            snapshot,
-            group,
-            cache,
-            f"{ANALYSER}.{fmt}",
-            ANALYSER_VERSION,
-            ports_of,
-        )
+        if fmt == "python":  # the port part of the facts pass the code assets share
+            found, stats = python_facts_results(snapshot, group, cache, PORTS)
+        else:
+            found, stats = analyse_files(
+                snapshot, group, cache, f"{ANALYSER}.{fmt}", ANALYSER_VERSION, ports_of
+            )
         results.update(found)
         failures.extend(stats.failures)
         if stats_out is not None:
