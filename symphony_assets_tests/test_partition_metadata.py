@@ -127,6 +127,19 @@ def test_each_day_of_a_single_run_backfill_has_its_own_metadata(
     assert len(set(todos)) == len(COMMIT_DAYS)
     largest = [_values(_record(dagster_instance, "file_inventory", d))["largest_files"] for d in DAYS]
     assert largest[0] != largest[-1] and largest[1] == largest[2]  # top-N tables are per day too
+    # The day without a commit reuses the previous day's frames (assets whose rows depend only on the
+    # commit), says so, and counts nothing as analysed for itself; commit days are computed.
+    for asset in ("file_inventory", "import_graph"):
+        meta = [_values(_record(dagster_instance, asset, d)) for d in DAYS]
+        assert [m.get("frames_reused_from") for m in meta] == [
+            None,
+            None,
+            str(snapshot_key("hist", DAYS[1])),
+            None,
+        ]
+    graph = [_values(_record(dagster_instance, "import_graph", d)) for d in DAYS]
+    assert graph[2]["blobs_analysed"] == 0
+    assert graph[2]["blobs_reused"] == graph[1]["blobs_reused"] + graph[1]["blobs_analysed"]
     # The run's totals are summed per partition: each event counts its own rows once.
     total = sum(_values(_record(dagster_instance, "file_inventory", d))["dagster/row_count"] for d in DAYS)
     assert outcome.rows["file_inventory"] == total

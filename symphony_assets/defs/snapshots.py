@@ -125,17 +125,36 @@ def materialize_snapshots(
 ) -> pd.DataFrame | dict[str, pd.DataFrame]:
     """Run ``fn`` on the snapshot of every partition in this run; attach metadata; return the output.
 
-    ``run_metadata`` adds figures for the whole run (e.g. blobs analysed vs reused over a backfill).
+    ``fn``'s result must depend only on the snapshot's commit (its files and their history), not on
+    the day: in a range, a day whose commit is the previous day's reuses that day's frame (a copy) and
+    says so in ``frames_reused_from``. A live working tree is always computed. ``run_metadata`` adds
+    figures for the whole run (e.g. blobs analysed vs reused over a backfill).
     """
     frames: dict[str, pd.DataFrame] = {}
     metas: dict[str, dict[str, Any]] = {}
+    # The last computed frame: ((codebase, commit), its partition key, frame, metadata).
+    reusable: tuple[tuple[str, str], str, pd.DataFrame, dict[str, Any]] | None = None
     for key, name, day in run_partitions(context):
         snapshot = take(git, codebase_named(name), day)
-        df, meta = fn(snapshot)
+        commit = None if snapshot.live else snapshot.commit
+        if reusable is not None and commit is not None and reusable[0] == (name, commit):
+            df, meta = reusable[2].copy(), _reused_metadata(reusable[3], reusable[1])
+        else:
+            df, meta = fn(snapshot)
+            reusable = None if commit is None else ((name, commit), key, df, meta)
         frames[key] = df
         metas[key] = {**snapshot_metadata(snapshot), **meta}
         context.log.info(f"{key}: {len(df)} rows at commit {snapshot.commit or '(none)'}")
     return output_partitions(context, frames, metas, run_metadata() if run_metadata else None)
+
+
+def _reused_metadata(meta: Mapping[str, Any], source_key: str) -> dict[str, Any]:
+    """A reused partition's metadata: the frame's figures, but nothing analysed for it."""
+    out = {**meta, "frames_reused_from": source_key}
+    if "blobs_analysed" in out:
+        out["blobs_reused"] = int(out.get("blobs_reused", 0)) + int(out["blobs_analysed"])
+        out["blobs_analysed"] = 0
+    return out
 
 
 def add_partition_metadata(
