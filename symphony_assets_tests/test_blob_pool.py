@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,3 +61,55 @@ def test_pooled_results_equal_serial_results(tmp_path: Path, monkeypatch: pytest
         assert (p_stats.analysed, p_stats.reused) == (s_stats.analysed, s_stats.reused), name
         assert s_stats.reused > 0 and s_stats.analysed >= POOL_MIN_BLOBS - 40
     assert len(pooled_calls) == len(analysers)  # the pool really ran, once per analyser
+
+
+def test_a_range_prefetch_pools_the_days_new_blobs_and_keeps_each_days_counts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pg_url: str
+) -> None:
+    """Each day brings fewer new blobs than the pool's threshold; gathered over the range they reach it,
+    go to the workers in one batch, and each day still reports what it would have analysed alone."""
+    from symphony_assets.resources.cache import Prefetch
+    from symphony_assets.resources.postgres import Database
+
+    pooled_calls: list[int] = []
+    real = cache_module._analyse_pooled
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        pooled_calls.append(len(args[1]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cache_module, "_analyse_pooled", spy)
+    repo = GitRepo(tmp_path / "repo")
+    per_day = POOL_MIN_BLOBS // 2 + 10
+    days = [DAY + dt.timedelta(days=i) for i in range(3)]
+    for d, day in enumerate(days):
+        for n in range(per_day):
+            repo.write(f"pkg/d{d}_m{n}.py", f"import os\nVALUE = {d * 1000 + n}\n")
+        repo.write("pkg/shared.py", f"DAY = {d}\n")
+        repo.commit(f"day {d}", when=f"{day}T12:00:00+00:00")
+    codebase = Codebase("range", repo.root)
+    snaps = [take_snapshot(codebase, day, today=dt.date(2030, 1, 1)) for day in days]
+
+    def entries(snap: Any) -> list[Any]:
+        return [e for e in snap.files if e.path.endswith(".py")]
+
+    def run(prefetch: bool, version: str) -> list[tuple[int, int]]:
+        cache = AnalysisCache(Database(pg_url))
+        fn = functools.partial(ports_of)
+        pre = Prefetch()
+        if prefetch:
+            pre = Prefetch.over(
+                snaps, cache, entries, lambda s, es: analyse_files(s, es, cache, "ports", version, fn, workers=2)[1]
+            )
+        counts = []
+        for snap in snaps:
+            _, stats = analyse_files(snap, entries(snap), cache, "ports", version, fn, workers=2)
+            pre.settle(entries(snap), stats)
+            counts.append((stats.analysed, stats.reused))
+        return counts
+
+    alone = run(prefetch=False, version=f"alone-{tmp_path.name}")
+    assert pooled_calls == []  # no day alone reaches the pool's threshold
+    together = run(prefetch=True, version=f"together-{tmp_path.name}")
+    assert len(pooled_calls) == 1 and pooled_calls[0] == 3 * per_day + 3  # every new blob of the range
+    assert together == alone == [(per_day + 1, 0), (per_day + 1, per_day), (per_day + 1, 2 * per_day)]

@@ -21,6 +21,7 @@ import pytest
 
 from symphony_assets.analysis import complexity, facts, findings, pysource, security
 from symphony_assets.analysis.imports import extract as imports_extract
+from symphony_assets.resources.postgres import Database
 from symphony_assets.runner import run_snapshots
 from symphony_assets.storage.warehouse import Warehouse
 from symphony_assets_tests.gitrepo import GitRepo
@@ -53,7 +54,10 @@ def test_a_range_run_parses_each_python_blob_once(
     write_config: Any,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    db: Database,
 ) -> None:
+    with db.transaction() as cur:  # a cold cache: earlier tests on this server cached common blobs
+        cur.execute("DELETE FROM symphony.analysis_cache")
     _build(git_repo)
     write_config({"name": "churn", "path": str(git_repo.root)})
     monkeypatch.setenv("SYMPHONY_HOME", str(tmp_path / "home"))

@@ -18,7 +18,7 @@ from symphony_assets.analysis import complexity, todos
 from symphony_assets.analysis.complexity import ComplexityReport
 from symphony_assets.analysis.facts import CODE, FileFacts, todo_result
 from symphony_assets.analysis.todos import comment_style
-from symphony_assets.resources.cache import AnalysisCache, CacheStats, analyse_files
+from symphony_assets.resources.cache import AnalysisCache, CacheStats, Prefetch, analyse_files
 from symphony_assets.resources.git import (
     FileEntry,
     GitError,
@@ -78,6 +78,8 @@ class RunState:
     blocks: dict[str, tuple[complexity.FunctionComplexity, ...]] | None = None
     #: One log of the run's whole churn window per codebase (None: per-day ``git log`` instead).
     histories: dict[str, LinearHistory | None] = field(default_factory=dict)
+    #: The range's new Python blobs, analysed up front (see :func:`prefetch_python`).
+    prefetch: Prefetch = field(default_factory=Prefetch)
     analysed: int = 0
     reused: int = 0
     read_failures: int = 0
@@ -136,6 +138,7 @@ def gather(snapshot: Snapshot, state: RunState) -> SnapshotFacts:
     for analyser, group in sorted(groups.items()):
         if analyser == PYTHON_ANALYSER:
             results, part = python_facts_results(snapshot, group, state.cache, CODE, state.blocks)
+            state.prefetch.settle(group, part)
         else:
             fn = functools.partial(_todo_result, suffix=group[0].path)
             results, part = analyse_files(snapshot, group, state.cache, analyser, todos.ANALYSER_VERSION, fn)
@@ -158,6 +161,18 @@ def gather(snapshot: Snapshot, state: RunState) -> SnapshotFacts:
     state.reused += stats.reused
     state.read_failures += len(stats.failures)
     return SnapshotFacts(files, entries, stats.failures, stats)
+
+
+def prefetch_python(snapshots: list[Snapshot], state: RunState) -> None:
+    """Facts of every Python blob new in a range run's days, in one pooled batch (:class:`Prefetch`)."""
+
+    def analyse(snapshot: Snapshot, entries: list[FileEntry]) -> CacheStats:
+        return python_facts_results(snapshot, entries, state.cache, CODE, state.blocks)[1]
+
+    def python_files(snapshot: Snapshot) -> list[FileEntry]:
+        return [e for e in snapshot.files if analysable(e) and is_python(e)]
+
+    state.prefetch = Prefetch.over(snapshots, state.cache, python_files, analyse)
 
 
 RowBuilder = Callable[[], list[dict[str, Any]]]

@@ -41,7 +41,14 @@ from symphony_assets.defs.snapshots import (
     take,
 )
 from symphony_assets.resources.cache import AnalysisCache
-from symphony_assets.resources.code_facts import CHURN_DAYS, RunState, gather, is_python, run_history
+from symphony_assets.resources.code_facts import (
+    CHURN_DAYS,
+    RunState,
+    gather,
+    is_python,
+    prefetch_python,
+    run_history,
+)
 from symphony_assets.resources.git import GitResource, Snapshot
 from symphony_assets.resources.postgres import PostgresResource
 from symphony_assets.resources.python_facts import max_complexity_bytes
@@ -147,12 +154,20 @@ def code_structure(
             judged=lambda df: df[df["kind"] != "gpu_site"],  # GPU sites are facts, not problems
         ),
     }
+    for _key, name, _day in partitions:
+        codebases.setdefault(name, codebase_named(name))
+    # Every day's snapshot up front: a range analyses its new blobs in one pooled batch (prefetch_python).
+    snapshots = {key: take(git, codebases[name], day) for key, name, day in partitions}
+    prefetched: set[str] = set()
     for key, name, day in partitions:
-        codebase = codebases.get(name) or codebases.setdefault(name, codebase_named(name))
+        codebase = codebases[name]
         max_bytes = max_complexity_bytes(codebase)
         if state is None or state.max_bytes != max_bytes:
             state = RunState(AnalysisCache(postgres.database()), max_bytes)
-        snapshot = take(git, codebase, day)
+        snapshot = snapshots[key]
+        if len(days[name]) > 1 and name not in prefetched:
+            prefetched.add(name)
+            prefetch_python([snapshots[k] for k, n, _ in partitions if n == name], state)
         if len(days[name]) > 1 and name not in state.histories and snapshot.repo is not None:
             state.histories[name] = run_history(snapshot.repo, codebase.branch, days[name])
         for asset, (df, meta) in compute_code_structure(snapshot, state, selected).items():

@@ -29,7 +29,7 @@ from symphony_assets.defs.snapshots import (
     snapshot_metadata,
     take,
 )
-from symphony_assets.resources.cache import AnalysisCache, CacheStats, analyse_files
+from symphony_assets.resources.cache import AnalysisCache, CacheStats, Prefetch, analyse_files
 from symphony_assets.resources.git import FileEntry, GitResource, Snapshot
 from symphony_assets.resources.postgres import PostgresResource
 
@@ -210,10 +210,22 @@ def security_findings(
     totals = CacheStats()
     frames: dict[str, pd.DataFrame] = {}
     metas: dict[str, dict[str, Any]] = {}
-    for key, name, day in run_partitions(context):
-        codebase = codebase_named(name)
-        snapshot = take(git, codebase, day)
+    partitions = run_partitions(context)
+    codebases = {name: codebase_named(name) for _, name, _ in partitions}
+    snapshots = {key: take(git, codebases[name], day) for key, name, day in partitions}
+    prefetches = {  # a range's new blobs, scanned up front in one pooled batch (see Prefetch)
+        name: Prefetch.over(
+            [snapshots[k] for k, n, _ in partitions if n == name],
+            cache,
+            _entries,
+            lambda snap, entries: analyse_files(snap, entries, cache, ANALYSER, version, scan_blob)[1],
+        )
+        for name in codebases
+    }
+    for key, name, day in partitions:
+        codebase, snapshot = codebases[name], snapshots[key]
         df, meta, stats = compute_security_findings(snapshot, cache, version)
+        prefetches[name].settle(_entries(snapshot), stats)
         totals.analysed += stats.analysed
         totals.reused += stats.reused
         frames[key] = df = newness.mark(key, codebase, day, df)
