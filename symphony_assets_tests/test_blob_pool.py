@@ -98,9 +98,11 @@ def test_a_range_prefetch_pools_the_days_new_blobs_and_keeps_each_days_counts(
         fn = functools.partial(ports_of)
         pre = Prefetch()
         if prefetch:
-            pre = Prefetch.over(
-                snaps, cache, entries, lambda s, es: analyse_files(s, es, cache, "ports", version, fn, workers=2)[1]
-            )
+
+            def batch(snap: Any, es: list[Any]) -> Any:
+                return analyse_files(snap, es, cache, "ports", version, fn, workers=2)[1]
+
+            pre = Prefetch.over(snaps, cache, entries, batch)
         counts = []
         for snap in snaps:
             _, stats = analyse_files(snap, entries(snap), cache, "ports", version, fn, workers=2)
