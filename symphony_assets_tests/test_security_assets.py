@@ -154,3 +154,24 @@ def test_nosec_comments_are_honoured_and_the_fast_path_changes_nothing(monkeypat
     assert fast == slow
     assert sum(len(f.findings) for f in fast) > 100  # the standard library: real findings were compared
     assert not any(f.rule_id == "B301" for f in fast[2].findings)  # nosec behind an encoding cookie
+
+
+def test_the_same_bytes_as_python_and_as_text_are_scanned_as_what_each_path_names(git_repo: GitRepo) -> None:
+    """The blob cache is keyed by blob id; bandit reads ``.py`` files only. The same bytes committed as
+    ``tool.py`` and ``tool.txt`` must give bandit's findings for the first and not the second, whichever
+    path meets the blob first (before, the first one decided for both)."""
+    from symphony_assets.config import Codebase
+    from symphony_assets.defs.security.assets import analyser_version, compute_security_findings
+    from symphony_assets.resources.cache import AnalysisCache
+    from symphony_assets.resources.git import take_snapshot
+
+    body = "import subprocess\n\ndef go(cmd):\n    subprocess.run(cmd, shell=True)\n"
+    for name in ("a_tool.txt", "b_tool.py", "c_tool.txt"):
+        git_repo.write(name, body)
+    git_repo.commit("same bytes, three names", when=f"{DAY1}T09:00:00+00:00")
+    snapshot = take_snapshot(Codebase("kinds", git_repo.root), DAY1, today=dt.date(2030, 1, 1))
+    df, _meta, stats = compute_security_findings(snapshot, AnalysisCache(None), analyser_version())
+    rules = {path: set(group["rule_id"]) for path, group in df.groupby("path")}
+    assert "B602" in rules["b_tool.py"]
+    assert not any("B602" in rules.get(p, set()) for p in ("a_tool.txt", "c_tool.txt"))
+    assert (stats.analysed, stats.reused) == (2, 1)  # one blob, two kinds: analysed once per kind

@@ -87,11 +87,16 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> dict[Any, Any
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+def config_kind(path: str) -> str:
+    """How :func:`declarations` reads a file: as ``json`` or as ``yaml``, chosen by its name."""
+    return "json" if path.lower().endswith(".json") else "yaml"
+
+
 def _load(path: str, content: bytes) -> list[Any]:
     text = content.decode("utf-8", "replace")
     # A file nested deeper than the interpreter's stack (the hostile corpus has one) is not a startup
     # configuration: RecursionError means "none here", like a syntax error.
-    if path.lower().endswith(".json"):
+    if config_kind(path) == "json":
         try:
             return [json.loads(text)]
         except (ValueError, RecursionError):

@@ -47,8 +47,13 @@ def text_tokens(content: bytes) -> list[str]:
     return content.decode("utf-8", "replace").split()
 
 
+def token_kind(path: str) -> str:
+    """How :func:`tokens` reads a file: ``python`` tokens or ``text`` words, chosen by its name."""
+    return "python" if path.lower().endswith((".py", ".pyw")) else "text"
+
+
 def tokens(path: str, content: bytes) -> list[str]:
-    return python_tokens(content) if path.lower().endswith((".py", ".pyw")) else text_tokens(content)
+    return python_tokens(content) if token_kind(path) == "python" else text_tokens(content)
 
 
 def signature(

@@ -127,6 +127,36 @@ def analyse_files(
     return {e.path: results[e.path] for e in entries if e.path in results}, stats
 
 
+def analyse_by_kind(
+    snapshot: Snapshot,
+    entries: Sequence[FileEntry],
+    cache: AnalysisCache,
+    analyser: str,
+    version: str,
+    fn: Callable[[FileEntry, bytes], Any],
+    kind_of: Callable[[str], str],
+) -> tuple[dict[str, Any], CacheStats]:
+    """:func:`analyse_files` for an ``fn`` whose result depends on the kind of file its path names, not
+    only on the bytes: the same blob as ``tool.py`` and ``tool.txt`` is Python once and text once.
+
+    The kind (``kind_of(path)``) joins the cache key as ``analyser:kind``, and blobs are shared only
+    within a kind; otherwise the first path to meet a blob would decide its result for every other one.
+    """
+    groups: dict[str, list[FileEntry]] = {}
+    for entry in entries:
+        groups.setdefault(kind_of(entry.path), []).append(entry)
+    results: dict[str, Any] = {}
+    stats = CacheStats()
+    for kind, group in sorted(groups.items()):
+        found, part = analyse_files(snapshot, group, cache, f"{analyser}:{kind}", version, fn)
+        results.update(found)
+        stats.analysed += part.analysed
+        stats.reused += part.reused
+        stats.failures.extend(part.failures)
+        stats.fresh.update(part.fresh)
+    return {e.path: results[e.path] for e in entries if e.path in results}, stats
+
+
 @dataclass(frozen=True)
 class Facet:
     """One part of a multi-part per-blob result, cached under its own (analyser, version)."""

@@ -34,7 +34,7 @@ from symphony_assets.defs.snapshots import (
     snapshot_metadata,
     take,
 )
-from symphony_assets.resources.cache import AnalysisCache, CacheStats, analyse_files
+from symphony_assets.resources.cache import AnalysisCache, CacheStats, analyse_by_kind
 from symphony_assets.resources.git import FileEntry, GitResource, Snapshot
 from symphony_assets.resources.postgres import PostgresResource
 
@@ -85,13 +85,10 @@ def compute_agent_registry(
         e for e in snapshot.files if e.kind == "file" and e.path in files and _matches(e.path, config_globs)
     ]
     version = f"{agents_analysis.ANALYSER_VERSION}:{','.join(sorted(list_keys))}"
-    results, stats = analyse_files(
-        snapshot,
-        entries,
-        cache,
-        ANALYSER,
-        version,
-        functools.partial(declarations_of, list_keys=tuple(list_keys)),
+    read = functools.partial(declarations_of, list_keys=tuple(list_keys))
+    # JSON files are read as JSON, the rest as YAML: the kind is part of the cache key.
+    results, stats = analyse_by_kind(
+        snapshot, entries, cache, ANALYSER, version, read, agents_analysis.config_kind
     )
     decls = [Declaration.from_dict(raw) for path in sorted(results) for raw in results[path]]
     if agent_globs:

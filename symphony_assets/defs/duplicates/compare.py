@@ -17,7 +17,7 @@ from symphony_assets.analysis import duplicates as dup
 from symphony_assets.config import Codebase
 from symphony_assets.defs.duplicates.schemas import DUPLICATE_CODE
 from symphony_assets.defs.snapshots import md_table
-from symphony_assets.resources.cache import AnalysisCache, CacheStats, analyse_files
+from symphony_assets.resources.cache import AnalysisCache, CacheStats, analyse_by_kind
 from symphony_assets.resources.git import FileEntry, Snapshot
 
 DOMAIN = "duplicates"
@@ -102,14 +102,9 @@ def _sign(
         for e in snapshot.files
         if e.path in paths and e.kind == "file" and (e.size or 0) <= MAX_SIGNATURE_BYTES
     ]
-    results, part = analyse_files(
-        snapshot,
-        entries,
-        cache,
-        ANALYSER,
-        params.version,
-        functools.partial(_signature_result, params=params),
-    )
+    sign = functools.partial(_signature_result, params=params)
+    # Python files are shingled by Python tokens, others by words: the kind is part of the cache key.
+    results, part = analyse_by_kind(snapshot, entries, cache, ANALYSER, params.version, sign, dup.token_kind)
     stats.analysed += part.analysed
     stats.reused += part.reused
     for path, raw in results.items():

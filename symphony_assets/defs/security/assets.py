@@ -29,7 +29,7 @@ from symphony_assets.defs.snapshots import (
     snapshot_metadata,
     take,
 )
-from symphony_assets.resources.cache import AnalysisCache, CacheStats, Prefetch, analyse_files
+from symphony_assets.resources.cache import AnalysisCache, CacheStats, Prefetch, analyse_by_kind
 from symphony_assets.resources.git import FileEntry, GitResource, Snapshot
 from symphony_assets.resources.postgres import PostgresResource
 
@@ -69,6 +69,11 @@ def _entries(snapshot: Snapshot) -> list[FileEntry]:
     ]
 
 
+def _kind(path: str) -> str:
+    """bandit reads Python files only; every other file is scanned for secrets alone."""
+    return "python" if security.is_python(path) else "text"
+
+
 def _fingerprint(*parts: str) -> str:
     return hashlib.sha1("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:20]
 
@@ -78,6 +83,12 @@ def scan_blob(entry: FileEntry, content: bytes) -> dict[str, Any]:
     return scan_file(entry.path, content).to_dict()
 
 
+def _scan(
+    snapshot: Snapshot, entries: list[FileEntry], cache: AnalysisCache, version: str
+) -> tuple[dict[str, Any], CacheStats]:
+    return analyse_by_kind(snapshot, entries, cache, ANALYSER, version, scan_blob, _kind)
+
+
 def compute_security_findings(
     snapshot: Snapshot, cache: AnalysisCache, version: str
 ) -> tuple[pd.DataFrame, dict[str, Any], CacheStats]:
@@ -85,7 +96,7 @@ def compute_security_findings(
     skip, floor = _options(snapshot.codebase)
     entries = _entries(snapshot)
     by_path = {e.path: e for e in entries}
-    results, stats = analyse_files(snapshot, entries, cache, ANALYSER, version, scan_blob)
+    results, stats = _scan(snapshot, entries, cache, version)
     rows: list[dict[str, Any]] = []
     occurrences: dict[tuple[str, str, str], int] = {}
     for path in sorted(results):
@@ -218,7 +229,9 @@ def security_findings(
             [snapshots[k] for k, n, _ in partitions if n == name],
             cache,
             _entries,
-            lambda snap, entries: analyse_files(snap, entries, cache, ANALYSER, version, scan_blob)[1],
+            lambda snap, entries: analyse_by_kind(snap, entries, cache, ANALYSER, version, scan_blob, _kind)[
+                1
+            ],
         )
         for name in codebases
     }
