@@ -20,6 +20,7 @@ import datetime as dt
 import json
 import os
 import random
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -321,3 +322,13 @@ def build_real_repo(root: Path, n_files: int, days: int, end: dt.date, seed: int
         "first_day": str(start),
         "last_day": str(end),
     }
+
+
+def given_or_built(repo: Path | None, n_files: int, prefix: str) -> Path:
+    """``repo`` when given, else a fresh two-day real-shaped repository of ``n_files`` Python files in a
+    temporary folder (seed 11, last day 2026-10-31): what the one-snapshot benchmarks measure."""
+    if repo is not None:
+        return repo
+    built = Path(tempfile.mkdtemp(prefix=prefix)) / "repo"
+    build_real_repo(built, n_files, 2, dt.date(2026, 10, 31), seed=11)
+    return built

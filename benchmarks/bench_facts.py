@@ -20,9 +20,7 @@ three parts must be equal on both sides (exit 1 otherwise).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
-import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -30,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _realrepo import build_real_repo  # noqa: E402
+from _realrepo import given_or_built  # noqa: E402
 
 from symphony_assets.analysis.complexity import DEFAULT_MAX_BYTES  # noqa: E402
 from symphony_assets.analysis.facts import CODE, IMPORTS, PORTS, analyse_python, python_facts  # noqa: E402
@@ -57,10 +55,7 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    repo = args.repo
-    if repo is None:
-        repo = Path(tempfile.mkdtemp(prefix="bench-facts-")) / "repo"
-        build_real_repo(repo, args.files, 2, dt.date(2026, 10, 31), seed=11)
+    repo = given_or_built(args.repo, args.files, "bench-facts-")
     files = sorted(p for p in repo.rglob("*.py") if ".git" not in p.parts and p.is_file())
     sources = [p.read_bytes() for p in files]
     broken = sum(parse_python(s).tree is None for s in sources)

@@ -15,7 +15,6 @@ import datetime as dt
 import functools
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _realrepo import build_real_repo  # noqa: E402
+from _realrepo import given_or_built  # noqa: E402
 
 from symphony_assets.analysis.complexity import DEFAULT_MAX_BYTES  # noqa: E402
 from symphony_assets.config import Codebase  # noqa: E402
@@ -49,10 +48,7 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    repo = args.repo
-    if repo is None:
-        repo = Path(tempfile.mkdtemp(prefix="bench-pool-")) / "repo"
-        build_real_repo(repo, args.files, 2, dt.date(2026, 10, 31), seed=11)
+    repo = given_or_built(args.repo, args.files, "bench-pool-")
     snap = take_snapshot(Codebase("bench", repo), dt.date(2030, 1, 1), today=dt.date(2030, 1, 1))
     entries = [e for e in snap.files if e.kind == "file" and e.path.endswith(".py")]
     workers = pool_workers()

@@ -178,16 +178,21 @@ def _bandit_setup() -> Any:
     return b_manager.BanditManager(b_config.BanditConfig(), "file", quiet=True)
 
 
-def _nosec_lines(content: bytes) -> dict[int, set[str]]:
+def _nosec_lines(content: bytes) -> dict[int, set[str] | None]:
     """``# nosec`` comments, as bandit honours them (every rule, or the rules named)."""
-    from bandit.core.manager import _parse_nosec_comment
-
-    out: dict[int, set[str]] = {}
     # bandit's pattern needs the word ``nosec``; without it, and with no encoding cookie (in which it
     # could be spelled in other bytes), tokenizing the file would only find comments that map to None,
     # which bandit reads as no comment at all. Skipping the tokenizer saves ~10% of the scan.
     if b"nosec" not in content and not any(b"coding" in line for line in content.split(b"\n", 2)[:2]):
-        return out
+        return {}
+    return _nosec_comments(content)
+
+
+def _nosec_comments(content: bytes) -> dict[int, set[str] | None]:
+    """What bandit's ``_parse_nosec_comment`` makes of every comment, by line (None: not a nosec)."""
+    from bandit.core.manager import _parse_nosec_comment
+
+    out: dict[int, set[str] | None] = {}
     try:
         for tok in tokenize.tokenize(io.BytesIO(content).readline):
             if tok.type == tokenize.COMMENT:

@@ -31,6 +31,13 @@ class CacheStats:
     #: The blob ids analysed (not found in the cache).
     fresh: set[str] = field(default_factory=set)
 
+    def add(self, other: CacheStats) -> None:
+        """Fold another call's counts, failures and analysed blobs into these."""
+        self.analysed += other.analysed
+        self.reused += other.reused
+        self.failures.extend(other.failures)
+        self.fresh.update(other.fresh)
+
     def metadata(self) -> dict[str, int]:
         return {
             "blobs_analysed": self.analysed,
@@ -124,7 +131,7 @@ def analyse_files(
     results, computed, fresh, stats = _reuse_or_run(snapshot, entries, cache, analyser, version, fn, workers)
     results.update(computed)
     cache.put_many(analyser, version, fresh)
-    return {e.path: results[e.path] for e in entries if e.path in results}, stats
+    return _in_entry_order(entries, results), stats
 
 
 def analyse_by_kind(
@@ -150,11 +157,8 @@ def analyse_by_kind(
     for kind, group in sorted(groups.items()):
         found, part = analyse_files(snapshot, group, cache, f"{analyser}:{kind}", version, fn)
         results.update(found)
-        stats.analysed += part.analysed
-        stats.reused += part.reused
-        stats.failures.extend(part.failures)
-        stats.fresh.update(part.fresh)
-    return {e.path: results[e.path] for e in entries if e.path in results}, stats
+        stats.add(part)
+    return _in_entry_order(entries, results), stats
 
 
 @dataclass(frozen=True)
@@ -186,7 +190,12 @@ def analyse_facets(
     results.update((path, parts[wanted.part]) for path, parts in computed.items())
     for facet in facets:
         cache.put_many(facet.analyser, facet.version, {b: parts[facet.part] for b, parts in fresh.items()})
-    return {e.path: results[e.path] for e in entries if e.path in results}, stats
+    return _in_entry_order(entries, results), stats
+
+
+def _in_entry_order(entries: Sequence[FileEntry], results: Mapping[str, Any]) -> dict[str, Any]:
+    """Results by path in the order of ``entries`` (files that could not be read have none)."""
+    return {e.path: results[e.path] for e in entries if e.path in results}
 
 
 def _reuse_or_run(

@@ -142,9 +142,7 @@ def gather(snapshot: Snapshot, state: RunState) -> SnapshotFacts:
         else:
             fn = functools.partial(_todo_result, suffix=group[0].path)
             results, part = analyse_files(snapshot, group, state.cache, analyser, todos.ANALYSER_VERSION, fn)
-        stats.analysed += part.analysed
-        stats.reused += part.reused
-        stats.failures.extend(part.failures)
+        stats.add(part)
         by_path = {e.path: e for e in group}
         for path, raw in results.items():
             entry = by_path[path]

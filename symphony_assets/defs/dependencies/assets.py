@@ -76,9 +76,7 @@ def compute_declarations(
         results, stats = analyse_files(snapshot, wanted, cache, ANALYSER, ANALYSER_VERSION, _parse_one)
         failures.extend(stats.failures)
         if stats_out is not None:
-            stats_out.analysed += stats.analysed
-            stats_out.reused += stats.reused
-            stats_out.failures.extend(stats.failures)
+            stats_out.add(stats)
         for path, rows in results.items():
             parsed[path] = [_declaration(r) for r in rows]
         # Follow includes to files of the snapshot that were not parsed yet (e.g. ``-r base.pip``).

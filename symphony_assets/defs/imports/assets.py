@@ -81,9 +81,7 @@ def compute_import_graph(
     entries = _python_entries(snapshot)
     results, stats = python_facts_results(snapshot, entries, cache, IMPORTS)
     if stats_out is not None:
-        stats_out.analysed += stats.analysed
-        stats_out.reused += stats.reused
-        stats_out.failures.extend(stats.failures)
+        stats_out.add(stats)
     per_file: dict[str, FileImports] = {}
     unreadable_cache: list[str] = []
     for path, raw in results.items():

@@ -102,9 +102,7 @@ def compute_port_map(
         results.update(found)
         failures.extend(stats.failures)
         if stats_out is not None:
-            stats_out.analysed += stats.analysed
-            stats_out.reused += stats.reused
-            stats_out.failures.extend(stats.failures)
+            stats_out.add(stats)
     codebase = snapshot.codebase
     by_path = {e.path: e for e in entries}
     rows = []

@@ -229,9 +229,7 @@ def security_findings(
             [snapshots[k] for k, n, _ in partitions if n == name],
             cache,
             _entries,
-            lambda snap, entries: analyse_by_kind(snap, entries, cache, ANALYSER, version, scan_blob, _kind)[
-                1
-            ],
+            lambda snap, entries: _scan(snap, entries, cache, version)[1],
         )
         for name in codebases
     }
