@@ -23,8 +23,8 @@ basename containing a newline never matches (git would split it into several pat
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 
 from symphony_assets.analysis.filetypes import is_binary
 
@@ -43,7 +43,7 @@ class ReferenceCount:
     module_references: int
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Needle:
     """One name to look for: its bytes, its word tokens, and whether it is a single whole word."""
 
@@ -51,8 +51,147 @@ class _Needle:
     tokens: tuple[bytes, ...]
     #: A single whole word: present iff it is one of the referrer's tokens, no search needed.
     is_word: bool
-    #: Referrer indices found so far (the one mutable part, local to one count_references call).
-    hits: set[int]
+
+
+class _NeedleTable:
+    """Names to look for, indexed by their first word token, so a referrer is checked only against the
+    names whose first token it contains."""
+
+    def __init__(self, names: Iterable[bytes]) -> None:
+        self.by_first_token: dict[bytes, list[_Needle]] = {}
+        self.tokenless: list[_Needle] = []
+        for name in names:
+            parts = tuple(word_tokens_in_order(name))
+            needle = _Needle(name, parts, parts == (name,))
+            if parts:
+                self.by_first_token.setdefault(parts[0], []).append(needle)
+            else:
+                self.tokenless.append(needle)
+        self.index_keys = frozenset(self.by_first_token)
+
+    def named_in(self, content: bytes) -> set[bytes]:
+        """The names ``content`` mentions as ``git grep -wF`` would find them."""
+        found: set[bytes] = set()
+        tokens = word_tokens(content)
+        for token in self.index_keys.intersection(tokens):
+            for needle in self.by_first_token[token]:
+                if needle.is_word or (
+                    tokens.issuperset(needle.tokens) and contains_word(content, needle.text)
+                ):
+                    found.add(needle.text)
+        found.update(n.text for n in self.tokenless if contains_word(content, n.text))
+        return found
+
+
+#: Up to this many new names, an unchanged referrer is searched for each with ``bytes.find`` (in C)
+#: rather than tokenised again.
+_FIND_EACH_MAX = 32
+
+
+@dataclass
+class ReferenceIndex:
+    """Which files mention which names, kept so that a day differing from the one before in a few files
+    is counted from those files (and, for names new that day, a search of the others) alone.
+
+    :func:`count_references` is :meth:`build` then :meth:`counts`. A range run (issue 11) builds it once
+    and updates it day by day, with the same counts as building each day afresh (a test checks this
+    over random sequences of trees).
+    """
+
+    #: Every name looked for (basenames and module names of the files), found or not.
+    names: set[bytes] = field(default_factory=set)
+    #: Name -> referrers (paths) whose text mentions it.
+    hits: dict[bytes, set[str]] = field(default_factory=dict)
+    #: Referrer -> the names it mentions; every referrer (readable, not binary) has an entry.
+    mentions: dict[str, set[bytes]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, files: Sequence[tuple[str, bytes | None]]) -> ReferenceIndex:
+        index = cls(names=_names([p for p, _ in files]))
+        table = _NeedleTable(index.names)
+        for path, content in files:
+            index._scan(path, content, table)
+        return index
+
+    def update(
+        self,
+        paths: Sequence[str],
+        changed: Iterable[tuple[str, bytes | None]],
+        read_others: Callable[[set[str]], Iterable[tuple[str, bytes]]],
+    ) -> None:
+        """Move to a tree of ``paths`` that differs from the last in ``changed`` (each path added or
+        modified, with its new content, or ``None`` when it is not a referrer: unreadable, ignored) and
+        in the paths it no longer has. ``read_others(paths)`` yields the content of those unchanged
+        referrers; it is called only when the tree has names the last one did not."""
+        names = _names(paths)
+        for name in self.names - names:
+            for path in self.hits.pop(name, ()):
+                self.mentions[path].discard(name)
+        present = set(paths)
+        changed = list(changed)
+        for path in [p for p in self.mentions if p not in present] + [p for p, _ in changed]:
+            self._forget(path)
+        added = names - self.names
+        self.names = names
+        table = _NeedleTable(names)
+        for path, content in changed:
+            self._scan(path, content, table)
+        if not added:
+            return
+        fresh = {p for p, _ in changed}
+        others = read_others({p for p in self.mentions if p not in fresh})
+        if len(added) <= _FIND_EACH_MAX:
+            for path, content in others:
+                for name in added:
+                    if contains_word(content, name):  # the same test as the table's: see _NeedleTable
+                        self._record(path, name)
+        else:
+            new_table = _NeedleTable(added)
+            for path, content in others:
+                for name in new_table.named_in(content):
+                    self._record(path, name)
+
+    def counts(self, paths: Sequence[str]) -> dict[str, ReferenceCount]:
+        """For each of ``paths`` (the tree last built or updated), the other files that mention it."""
+        empty: set[str] = set()
+        result: dict[str, ReferenceCount] = {}
+        for path in paths:
+            by_base = self.hits.get(path_bytes(posixpath.basename(path)), empty)
+            mod = _encode_opt(module_name(path))
+            by_mod = self.hits.get(mod, empty) if mod is not None else empty
+            by_either = by_base | by_mod if by_mod else by_base
+            result[path] = ReferenceCount(
+                references=len(by_base) - (path in by_base),
+                module_references=len(by_either) - (path in by_either),
+            )
+        return result
+
+    def _scan(self, path: str, content: bytes | None, table: _NeedleTable) -> None:
+        if content is None or is_binary(content):
+            return
+        self.mentions[path] = set()
+        for name in table.named_in(content):
+            self._record(path, name)
+
+    def _record(self, path: str, name: bytes) -> None:
+        self.hits.setdefault(name, set()).add(path)
+        self.mentions[path].add(name)
+
+    def _forget(self, path: str) -> None:
+        for name in self.mentions.pop(path, ()):
+            self.hits[name].discard(path)
+
+
+def _names(paths: Iterable[str]) -> set[bytes]:
+    """The names files are looked for by: each basename and each Python module name (a name holding a
+    newline never matches: git would split it into several patterns)."""
+    names: set[bytes] = set()
+    for path in paths:
+        names.add(path_bytes(posixpath.basename(path)))
+        mod = module_name(path)
+        if mod is not None:
+            names.add(path_bytes(mod))
+    return {n for n in names if n and b"\n" not in n}
 
 
 def module_name(path: str) -> str | None:
@@ -100,52 +239,7 @@ def count_references(files: Sequence[tuple[str, bytes | None]]) -> dict[str, Ref
     or would not read it (unreadable, too large): such a file is still counted as a target. Files that
     share a basename count for each other but never for themselves.
     """
-    paths = [p for p, _ in files]
-    base_of = [path_bytes(posixpath.basename(p)) for p in paths]
-    mod_of = [_encode_opt(module_name(p)) for p in paths]
-
-    needles: dict[bytes, _Needle] = {}
-    for name in [*base_of, *(m for m in mod_of if m is not None)]:
-        if name not in needles and b"\n" not in name and name:
-            parts = tuple(word_tokens_in_order(name))
-            needles[name] = _Needle(name, parts, parts == (name,), set())
-
-    by_first_token: dict[bytes, list[_Needle]] = {}
-    tokenless: list[_Needle] = []
-    for needle in needles.values():
-        if needle.tokens:
-            by_first_token.setdefault(needle.tokens[0], []).append(needle)
-        else:
-            tokenless.append(needle)
-    index_keys = frozenset(by_first_token)
-
-    for i, (_, content) in enumerate(files):
-        if content is None or is_binary(content):
-            continue
-        tokens = word_tokens(content)
-        for token in index_keys.intersection(tokens):
-            for needle in by_first_token[token]:
-                if needle.is_word or (
-                    tokens.issuperset(needle.tokens) and contains_word(content, needle.text)
-                ):
-                    needle.hits.add(i)
-        for needle in tokenless:
-            if contains_word(content, needle.text):
-                needle.hits.add(i)
-
-    empty: set[int] = set()
-    result: dict[str, ReferenceCount] = {}
-    for i, path in enumerate(paths):
-        base_needle = needles.get(base_of[i])
-        by_base = base_needle.hits if base_needle is not None else empty
-        mod = mod_of[i]
-        mod_needle = needles.get(mod) if mod is not None else None
-        by_either = by_base | mod_needle.hits if mod_needle is not None else by_base
-        result[path] = ReferenceCount(
-            references=len(by_base) - (i in by_base),
-            module_references=len(by_either) - (i in by_either),
-        )
-    return result
+    return ReferenceIndex.build(files).counts([p for p, _ in files])
 
 
 def path_bytes(name: str) -> bytes:

@@ -130,8 +130,26 @@ def materialize_snapshots(
     says so in ``frames_reused_from``. A live working tree is always computed. ``run_metadata`` adds
     figures for the whole run (e.g. blobs analysed vs reused over a backfill).
     """
+    return materialize_days(context, git, lambda snapshot, _carry: (*fn(snapshot), None), run_metadata)
+
+
+#: ``(snapshot, what the previous day of the codebase carried or None) -> (frame, metadata, carry)``.
+DayFn = Callable[[Snapshot, Any], tuple[pd.DataFrame, dict[str, Any], Any]]
+
+
+def materialize_days(
+    context: dg.AssetExecutionContext,
+    git: GitResource,
+    fn: DayFn,
+    run_metadata: Callable[[], dict[str, Any]] | None = None,
+) -> pd.DataFrame | dict[str, pd.DataFrame]:
+    """:func:`materialize_snapshots` for an ``fn`` that builds a day from the day before: whatever it
+    returned as its carry for a codebase's previous day in this run is handed to it with the next
+    day's snapshot (``None`` for a codebase's first day). Its result must still equal building the day
+    alone (issue 11; ``test_range_equals_days``)."""
     frames: dict[str, pd.DataFrame] = {}
     metas: dict[str, dict[str, Any]] = {}
+    carried: dict[str, Any] = {}
     # The last computed frame: ((codebase, commit), its partition key, frame, metadata).
     reusable: tuple[tuple[str, str], str, pd.DataFrame, dict[str, Any]] | None = None
     for key, name, day in run_partitions(context):
@@ -140,7 +158,7 @@ def materialize_snapshots(
         if reusable is not None and commit is not None and reusable[0] == (name, commit):
             df, meta = reusable[2].copy(), _reused_metadata(reusable[3], reusable[1])
         else:
-            df, meta = fn(snapshot)
+            df, meta, carried[name] = fn(snapshot, carried.get(name))
             reusable = None if commit is None else ((name, commit), key, df, meta)
         frames[key] = df
         metas[key] = {**snapshot_metadata(snapshot), **meta}
@@ -151,6 +169,8 @@ def materialize_snapshots(
 def _reused_metadata(meta: Mapping[str, Any], source_key: str) -> dict[str, Any]:
     """A reused partition's metadata: the frame's figures, but nothing analysed for it."""
     out = {**meta, "frames_reused_from": source_key}
+    if "files_read" in out:
+        out["files_read"] = 0
     if "blobs_analysed" in out:
         out["blobs_reused"] = int(out.get("blobs_reused", 0)) + int(out["blobs_analysed"])
         out["blobs_analysed"] = 0

@@ -322,7 +322,9 @@ class Repo:
         """``log`` options that keep only paths inside ``subdir``, relative to it."""
         return [f"--relative={self.subdir}/"] if self.subdir else []
 
-    def log_pass(self, commit: str) -> dict[bytes, FileHistory]:
+    _HISTORY_FORMAT = "--format=%x01%H %P%x1f%an <%ae>%x1f%ct"
+
+    def log_pass(self, commit: str) -> PathHistory:
         """Last author, last commit time and commit count per path, from ONE ``git log`` pass.
 
         ``--diff-merges=combined`` lists for a merge commit only the files that differ from every
@@ -330,18 +332,32 @@ class Repo:
         while files merely brought in from a branch keep their branch commits.
         """
         out = self.run(
-            "log", "-z", "--format=%x01%H%x1f%an <%ae>%x1f%ct", "--name-only", "--no-renames",
-            "--diff-merges=combined", commit, *self._relative(),
+            "log", "-z", self._HISTORY_FORMAT, "--name-only", "--no-renames", "--diff-merges=combined",
+            commit, *self._relative(),
         )  # fmt: skip
-        history: dict[bytes, FileHistory] = {}
-        counts: dict[bytes, int] = {}
-        for header, path in _log_records(out):
-            _sha, author_b, ts = header.split(b"\x1f")
-            counts[path] = counts.get(path, 0) + 1
-            if path not in history:
-                author = author_b.decode("utf-8", "replace")
-                history[path] = FileHistory(author, datetime.fromtimestamp(int(ts), tz=UTC), 0)
-        return {p: replace(h, commit_count=counts[p]) for p, h in history.items()}
+        return PathHistory.empty(commit).followed_by(commit, list(_history_commits(out)))
+
+    def log_pass_after(self, base: PathHistory, commit: str) -> PathHistory:
+        """:meth:`log_pass` of ``commit``, from ``base`` (an earlier commit's) and the log of the commits
+        between them alone, so a backfill's day costs its own commits, not the whole history again.
+
+        ``git log`` walks from the tip, always taking the newest commit whose child it has shown. When
+        the new commits are a chain down to ``base.commit`` (no merge), only one of them is ever
+        waiting, so they come first, in chain order whatever their dates, and the walk then goes on
+        exactly as ``git log base.commit`` does: counts add and the new commits' first touches win.
+        Otherwise (a merge among them, history rewritten) this is :meth:`log_pass`.
+        """
+        if commit == base.commit:
+            return base
+        out = self.run(
+            "log", "-z", self._HISTORY_FORMAT, "--name-only", "--no-renames", "--diff-merges=combined",
+            commit, f"^{base.commit}", *self._relative(),
+        )  # fmt: skip
+        commits = list(_history_commits(out))
+        chain = [c.sha for c in commits] + [base.commit]
+        if commits and all(c.parents == (chain[i + 1],) for i, c in enumerate(commits)):
+            return base.followed_by(commit, commits)
+        return self.log_pass(commit)
 
     def churn(self, commit: str, since: datetime) -> dict[bytes, int]:
         """Commits touching each path between ``since`` and ``commit`` (one ``git log`` pass)."""
@@ -411,6 +427,50 @@ class LinearHistory:
         return counts
 
 
+@dataclass(frozen=True)
+class _LogCommit:
+    sha: str
+    parents: tuple[str, ...]
+    author: str
+    time: int  # commit time, UTC seconds
+    paths: list[bytes]
+
+
+def _history_commits(out: bytes) -> Iterator[_LogCommit]:
+    """The commits of ``git log -z --format=%x01%H %P%x1f%an <%ae>%x1f%ct --name-only``, newest first."""
+    for header, paths in _log_commits(out):
+        ids, author, stamp = header.split(b"\x1f")
+        sha, *parents = ids.decode().split()
+        yield _LogCommit(sha, tuple(parents), author.decode("utf-8", "replace"), int(stamp), paths)
+
+
+@dataclass(frozen=True)
+class PathHistory:
+    """Per path, its last author, last commit time and commit count as of ``commit``."""
+
+    commit: str
+    files: dict[bytes, FileHistory]
+
+    @classmethod
+    def empty(cls, commit: str) -> PathHistory:
+        return cls(commit, {})
+
+    def followed_by(self, commit: str, commits: Sequence[_LogCommit]) -> PathHistory:
+        """This history plus ``commits`` (newest first), which come before it in ``git log``'s order."""
+        first: dict[bytes, _LogCommit] = {}
+        counts: dict[bytes, int] = {}
+        for c in commits:
+            for path in c.paths:
+                counts[path] = counts.get(path, 0) + 1
+                first.setdefault(path, c)
+        files = dict(self.files)
+        for path, c in first.items():
+            before = self.files.get(path)
+            total = counts[path] + (before.commit_count if before else 0)
+            files[path] = FileHistory(c.author, datetime.fromtimestamp(c.time, tz=UTC), total)
+        return PathHistory(commit, files)
+
+
 def _log_commits(out: bytes) -> Iterator[tuple[bytes, list[bytes]]]:
     """(commit header, its paths) from ``git log -z --format=%x01... --name-only``, commits with no
     paths (merges) included.
@@ -465,9 +525,17 @@ class Snapshot:
         return "the codebase has no files"
 
     def history(self) -> dict[bytes, FileHistory]:
+        found = self.path_history()
+        return found.files if found is not None else {}
+
+    def path_history(self, after: PathHistory | None = None) -> PathHistory | None:
+        """Per-path history at this commit (None without one); ``after``, an earlier commit's, lets
+        git read only the commits since (:meth:`Repo.log_pass_after`)."""
         if self.repo is None or self.commit is None:
-            return {}
-        return self.repo.log_pass(self.commit)
+            return None
+        if after is None:
+            return self.repo.log_pass(self.commit)
+        return self.repo.log_pass_after(after, self.commit)
 
     def churn(self, days: int = 90, history: LinearHistory | None = None) -> dict[str, int]:
         """Commits per path in the ``days`` before the end of the day; ``history`` (see

@@ -5,46 +5,25 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from symphony_assets.analysis.inventory import HistoryFacts, InventoryFile, build_inventory
 from symphony_assets.defs.inventory.schemas import FILE_INVENTORY
-from symphony_assets.defs.snapshots import (
-    materialize_snapshots,
-    md_table,
-    snapshot_asset,
-)
-from symphony_assets.resources.git import GitResource, Snapshot, display_path
+from symphony_assets.defs.snapshots import materialize_days, md_table, snapshot_asset
+from symphony_assets.resources.git import GitResource, Snapshot
+from symphony_assets.resources.inventory import InventoryCarry, inventory_day
 
 
 def compute_file_inventory(snapshot: Snapshot) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Read every file once, take the history from one ``git log`` pass, and build the rows."""
-    files = []
-    for read in snapshot.read():
-        e = read.entry
-        files.append(
-            InventoryFile(
-                path=e.path,
-                raw_path=e.raw_path,
-                path_is_utf8=e.path_is_utf8,
-                kind=e.kind,
-                tracked=e.tracked,
-                ignored=e.ignored,
-                git_status=e.git_status,
-                blob_id=read.blob_id,
-                size=e.size,
-                mtime=e.mtime,
-                link_target=e.link_target,
-                content=read.content,
-                read_status=read.status if e.kind == "file" else e.kind,
-                read_message=read.message,
-            )
-        )
-    history = {
-        display_path(path): HistoryFacts(h.last_author, h.last_commit_time, h.commit_count)
-        for path, h in snapshot.history().items()
-    }
-    rows = build_inventory(files, history, live=snapshot.live)
-    df = FILE_INVENTORY.frame(rows)
-    return df, inventory_metadata(df)
+    """The day alone: read every file once, take the history from one ``git log`` pass."""
+    frame, meta, _carry = inventory_after(snapshot, None)
+    return frame, meta
+
+
+def inventory_after(
+    snapshot: Snapshot, carry: InventoryCarry | None
+) -> tuple[pd.DataFrame, dict[str, Any], InventoryCarry | None]:
+    """The day, built from the previous day's ``carry`` in a range run (only changed files read)."""
+    day = inventory_day(snapshot, carry)
+    df = FILE_INVENTORY.frame(day.rows)
+    return df, {**inventory_metadata(df), "files_read": day.files_read}, day.carry
 
 
 def inventory_metadata(df: pd.DataFrame) -> dict[str, Any]:
@@ -85,4 +64,4 @@ def inventory_metadata(df: pd.DataFrame) -> dict[str, Any]:
 def file_inventory(context: dg.AssetExecutionContext, git: GitResource) -> Any:
     """Every file of the codebase at the end of the day: type, size, age, git status, owner,
     references, expiry and purpose. History comes from git objects; today adds the working tree."""
-    return materialize_snapshots(context, git, compute_file_inventory)
+    return materialize_days(context, git, inventory_after)
