@@ -115,3 +115,86 @@ def test_a_range_prefetch_pools_the_days_new_blobs_and_keeps_each_days_counts(
     together = run(prefetch=True, version=f"together-{tmp_path.name}")
     assert len(pooled_calls) == 1 and pooled_calls[0] == 3 * per_day + 3  # every new blob of the range
     assert together == alone == [(per_day + 1, 0), (per_day + 1, per_day), (per_day + 1, 2 * per_day)]
+
+
+def test_port_map_and_agent_registry_read_a_ranges_new_configs_in_one_pooled_batch(
+    dagster_instance: Any, git_repo: GitRepo, write_config: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A range run of ``port_map`` and ``agent_registry`` gathers the configuration files new in its
+    days (each day alone is under the pool's threshold) into one pooled batch per analysis, and each
+    day's counts stay what that day alone would have analysed."""
+    from symphony_assets.runner import run_snapshots
+    from symphony_assets_tests.test_partition_metadata import _record, _values
+
+    pooled: list[str] = []
+    real = cache_module._analyse_pooled
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        fn = args[2]
+        pooled.append(getattr(fn, "func", fn).__name__)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cache_module, "_analyse_pooled", spy)
+    per_day = POOL_MIN_BLOBS // 2 + 10
+    days = [DAY + dt.timedelta(days=i) for i in range(3)]
+    for d, day in enumerate(days):
+        for n in range(per_day):
+            git_repo.write(
+                f"deploy/d{d}_a{n}.yaml",
+                f"agents:\n  - name: a{d}_{n}\n    script: agents/a{n}.py\n    port: {8000 + d * 1000 + n}\n",
+            )
+        git_repo.write("deploy/shared.json", f'{{"services": {{"web": {{"port": {9000 + d}}}}}}}\n')
+        git_repo.commit(f"day {d}", when=f"{day}T12:00:00+00:00")
+    write_config({"name": "hist", "path": str(git_repo.root)})  # _record reads "hist"
+
+    assets = ["file_inventory", "port_map", "agent_registry"]
+    (outcome,) = run_snapshots(dagster_instance, ["hist"], days[0], days[-1], assets=assets)
+    assert outcome.success, outcome.error
+    assert sorted(pooled) == ["declarations_of", "ports_of"]  # once each, for the whole range
+    registry = [_values(_record(dagster_instance, "agent_registry", day)) for day in days]
+    assert [(m["blobs_analysed"], m["blobs_reused"]) for m in registry] == [
+        (per_day + 1, 0),
+        (per_day + 1, per_day),
+        (per_day + 1, 2 * per_day),
+    ]
+    ports = _values(_record(dagster_instance, "port_map", days[-1]))
+    assert (ports["run_blobs_analysed"], ports["run_blobs_reused"]) == (3 * per_day + 3, 3 * per_day)
+    assert [m["declared_agents"] for m in registry] == [per_day, 2 * per_day, 3 * per_day]
+
+
+def test_duplicate_code_signs_a_ranges_new_python_files_in_one_pooled_batch(
+    dagster_instance: Any, git_repo: GitRepo, write_config: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from symphony_assets.runner import run_snapshots
+    from symphony_assets_tests.test_partition_metadata import _record, _values
+
+    pooled: list[str] = []
+    real = cache_module._analyse_pooled
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        fn = args[2]
+        pooled.append(getattr(fn, "func", fn).__name__)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cache_module, "_analyse_pooled", spy)
+    per_day = POOL_MIN_BLOBS // 2 + 10
+    days = [DAY + dt.timedelta(days=i) for i in range(3)]
+    for d, day in enumerate(days):
+        for n in range(per_day):
+            body = "".join(f"def f{k}_{n}(x):\n    return x + {d * 7 + k}\n" for k in range(4))
+            git_repo.write(f"pkg/d{d}_m{n}.py", body)
+        git_repo.write("pkg/shared.py", f"DAY = {d}\n")
+        git_repo.commit(f"day {d}", when=f"{day}T12:00:00+00:00")
+    write_config({"name": "hist", "path": str(git_repo.root)})
+
+    outcomes = run_snapshots(
+        dagster_instance, ["hist"], days[0], days[-1], assets=["file_inventory", "duplicate_code"]
+    )
+    assert all(o.success for o in outcomes), [o.error for o in outcomes]
+    assert pooled == ["_signature_result"]  # once, for the whole range
+    found = [_values(_record(dagster_instance, "duplicate_code", day)) for day in days]
+    assert [(m["blobs_analysed"], m["blobs_reused"]) for m in found] == [
+        (per_day + 1, 0),
+        (per_day + 1, per_day),
+        (per_day + 1, 2 * per_day),
+    ]

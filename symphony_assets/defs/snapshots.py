@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -19,8 +20,8 @@ from symphony_assets.config import Codebase, ConfigError, load_config
 from symphony_assets.core.clock import utc_today
 from symphony_assets.defs.partitions import partition_columns, snapshot_partitions
 from symphony_assets.executors import execution_place
-from symphony_assets.resources.cache import AnalysisCache, CacheStats
-from symphony_assets.resources.git import CodebaseUnavailable, GitError, GitResource, Snapshot
+from symphony_assets.resources.cache import AnalysisCache, CacheStats, Prefetch
+from symphony_assets.resources.git import CodebaseUnavailable, FileEntry, GitError, GitResource, Snapshot
 from symphony_assets.resources.postgres import PostgresResource
 from symphony_assets.storage.io_manager import scope_to_partitions
 from symphony_assets.storage.tables import TableSchema
@@ -102,6 +103,34 @@ def take(git: GitResource, codebase: Codebase, day: date) -> Snapshot:
         raise dg.Failure(description=f"codebase {codebase.name!r} at {day}: {exc}") from exc
 
 
+def take_all(context: dg.AssetExecutionContext, git: GitResource) -> dict[str, Snapshot]:
+    """Every partition's snapshot up front, by partition key (for a range's :class:`RangePrefetch`)."""
+    codebases = {name: codebase_named(name) for _, name, _ in run_partitions(context)}
+    return {key: take(git, codebases[name], day) for key, name, day in run_partitions(context)}
+
+
+@dataclass(frozen=True)
+class RangePrefetch:
+    """How a per-file asset analyses a range's new blobs up front, in one pooled batch (see
+    :class:`~symphony_assets.resources.cache.Prefetch`): the entries it reads in a snapshot, and the
+    analysis that fills the blob cache for a batch of them."""
+
+    entries: Callable[[Snapshot], Sequence[FileEntry]]
+    analyse: Callable[[Snapshot, list[FileEntry], AnalysisCache], CacheStats]
+
+    def start(self, snapshots: Mapping[str, Snapshot], cache: AnalysisCache) -> dict[str, Prefetch]:
+        """One :class:`Prefetch` per codebase of ``snapshots`` (partition key -> snapshot)."""
+        by_codebase: dict[str, list[Snapshot]] = {}
+        for snapshot in snapshots.values():
+            by_codebase.setdefault(snapshot.codebase.name, []).append(snapshot)
+        return {
+            name: Prefetch.over(
+                days, cache, self.entries, lambda snap, entries: self.analyse(snap, entries, cache)
+            )
+            for name, days in by_codebase.items()
+        }
+
+
 def snapshot_metadata(snapshot: Snapshot) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "codebase": snapshot.codebase.name,
@@ -142,18 +171,20 @@ def materialize_days(
     git: GitResource,
     fn: DayFn,
     run_metadata: Callable[[], dict[str, Any]] | None = None,
+    snapshots: Mapping[str, Snapshot] | None = None,
 ) -> pd.DataFrame | dict[str, pd.DataFrame]:
     """:func:`materialize_snapshots` for an ``fn`` that builds a day from the day before: whatever it
     returned as its carry for a codebase's previous day in this run is handed to it with the next
     day's snapshot (``None`` for a codebase's first day). Its result must still equal building the day
-    alone (issue 11; ``test_range_equals_days``)."""
+    alone (issue 11; ``test_range_equals_days``). ``snapshots``: the run's snapshots by partition key,
+    when the caller took them already (:func:`take_all`)."""
     frames: dict[str, pd.DataFrame] = {}
     metas: dict[str, dict[str, Any]] = {}
     carried: dict[str, Any] = {}
     # The last computed frame: ((codebase, commit), its partition key, frame, metadata).
     reusable: tuple[tuple[str, str], str, pd.DataFrame, dict[str, Any]] | None = None
     for key, name, day in run_partitions(context):
-        snapshot = take(git, codebase_named(name), day)
+        snapshot = snapshots[key] if snapshots is not None else take(git, codebase_named(name), day)
         commit = None if snapshot.live else snapshot.commit
         if reusable is not None and commit is not None and reusable[0] == (name, commit):
             df, meta = reusable[2].copy(), _reused_metadata(reusable[3], reusable[1])
@@ -244,10 +275,15 @@ CachedSnapshotFn = Callable[[Snapshot, AnalysisCache, CacheStats], tuple[pd.Data
 
 
 def materialize_cached_snapshots(
-    context: dg.AssetExecutionContext, git: GitResource, postgres: PostgresResource, fn: CachedSnapshotFn
+    context: dg.AssetExecutionContext,
+    git: GitResource,
+    postgres: PostgresResource,
+    fn: CachedSnapshotFn,
+    prefetch: RangePrefetch | None = None,
 ) -> pd.DataFrame | dict[str, pd.DataFrame]:
     """:func:`materialize_snapshots` for per-file analyses: one blob cache for the run, and the run's
-    totals of blobs analysed vs reused (``run_blobs_analysed`` ...) in the metadata."""
+    totals of blobs analysed vs reused (``run_blobs_analysed`` ...) in the metadata. With ``prefetch``,
+    a range's new blobs are analysed up front and each counted as analysed on the first day to meet it."""
     cache = AnalysisCache(postgres.database())
     totals = CacheStats()
 
@@ -256,7 +292,17 @@ def materialize_cached_snapshots(
         context.log.info(f"blobs analysed {totals.analysed}, reused {totals.reused}; cache {state}")
         return {f"run_{k}": v for k, v in totals.metadata().items()}
 
-    return materialize_snapshots(context, git, lambda snap: fn(snap, cache, totals), run_totals)
+    if prefetch is None:
+        return materialize_snapshots(context, git, lambda snap: fn(snap, cache, totals), run_totals)
+    snapshots = take_all(context, git)
+    prefetches = prefetch.start(snapshots, cache)
+
+    def day(snapshot: Snapshot, _carry: Any) -> tuple[pd.DataFrame, dict[str, Any], None]:
+        df, meta = fn(snapshot, cache, totals)
+        prefetches[snapshot.codebase.name].settle(prefetch.entries(snapshot), totals)
+        return df, meta, None
+
+    return materialize_days(context, git, day, run_totals, snapshots)
 
 
 def partitioned_output(

@@ -24,6 +24,7 @@ from symphony_assets.config import Codebase
 from symphony_assets.defs.agents.schemas import AGENT_REGISTRY
 from symphony_assets.defs.newness import NewFindings, new_findings_spec
 from symphony_assets.defs.snapshots import (
+    RangePrefetch,
     codebase_named,
     input_for,
     md_table,
@@ -32,7 +33,7 @@ from symphony_assets.defs.snapshots import (
     run_partitions,
     snapshot_asset,
     snapshot_metadata,
-    take,
+    take_all,
 )
 from symphony_assets.resources.cache import AnalysisCache, CacheStats, analyse_by_kind
 from symphony_assets.resources.git import FileEntry, GitResource, Snapshot
@@ -72,24 +73,47 @@ def _code_ports(port_map: pd.DataFrame | None) -> dict[str, list[int]]:
     return out
 
 
+def inventory_files(inventory: pd.DataFrame) -> set[str]:
+    """The files the day's inventory says exist (neither ignored nor deleted)."""
+    live = inventory[~inventory["ignored"].astype(bool) & (inventory["git_status"] != "deleted")]
+    return {str(p) for p in live["path"]}
+
+
+def config_entries(snapshot: Snapshot, files: set[str] | None = None) -> list[FileEntry]:
+    """The snapshot's files that may be startup configurations (``config_globs``), among ``files``."""
+    globs = _globs(snapshot.codebase, "config_globs", DEFAULT_CONFIG_GLOBS)
+    return [
+        e
+        for e in snapshot.files
+        if e.kind == "file" and (files is None or e.path in files) and _matches(e.path, globs)
+    ]
+
+
+def read_configs(
+    snapshot: Snapshot, entries: list[FileEntry], cache: AnalysisCache
+) -> tuple[dict[str, Any], CacheStats]:
+    """Each configuration's declarations by path, through the blob cache."""
+    list_keys = [str(k) for k in snapshot.codebase.option(DOMAIN, "list_keys", []) or []]
+    version = f"{agents_analysis.ANALYSER_VERSION}:{','.join(sorted(list_keys))}"
+    read = functools.partial(declarations_of, list_keys=tuple(list_keys))
+    # JSON files are read as JSON, the rest as YAML: the kind is part of the cache key.
+    return analyse_by_kind(snapshot, entries, cache, ANALYSER, version, read, agents_analysis.config_kind)
+
+
+#: A range's new configuration blobs, read up front in one pooled batch. Past days' inventories hold
+#: every committed file, so the snapshot's configuration files are the ones each day reads.
+CONFIG_PREFETCH = RangePrefetch(
+    config_entries, lambda snap, entries, cache: read_configs(snap, entries, cache)[1]
+)
+
+
 def compute_agent_registry(
     snapshot: Snapshot, cache: AnalysisCache, inventory: pd.DataFrame, port_map: pd.DataFrame | None
 ) -> tuple[pd.DataFrame, dict[str, Any], CacheStats]:
     codebase = snapshot.codebase
-    config_globs = _globs(codebase, "config_globs", DEFAULT_CONFIG_GLOBS)
     agent_globs = _globs(codebase, "agent_globs", ())
-    list_keys = [str(k) for k in codebase.option(DOMAIN, "list_keys", []) or []]
-    live = inventory[~inventory["ignored"].astype(bool) & (inventory["git_status"] != "deleted")]
-    files = {str(p) for p in live["path"]}
-    entries = [
-        e for e in snapshot.files if e.kind == "file" and e.path in files and _matches(e.path, config_globs)
-    ]
-    version = f"{agents_analysis.ANALYSER_VERSION}:{','.join(sorted(list_keys))}"
-    read = functools.partial(declarations_of, list_keys=tuple(list_keys))
-    # JSON files are read as JSON, the rest as YAML: the kind is part of the cache key.
-    results, stats = analyse_by_kind(
-        snapshot, entries, cache, ANALYSER, version, read, agents_analysis.config_kind
-    )
+    files = inventory_files(inventory)
+    results, stats = read_configs(snapshot, config_entries(snapshot, files), cache)
     decls = [Declaration.from_dict(raw) for path in sorted(results) for raw in results[path]]
     if agent_globs:
         agent_files = {p for p in files if _matches(p, agent_globs)}
@@ -171,12 +195,15 @@ def agent_registry(
     totals = CacheStats()
     frames: dict[str, pd.DataFrame] = {}
     metas: dict[str, dict[str, Any]] = {}
+    snapshots = take_all(context, git)
+    prefetches = CONFIG_PREFETCH.start(snapshots, cache)
     for key, name, day in run_partitions(context):
         codebase = codebase_named(name)
         own = required_input(inventory, key, "file_inventory")
         ports = input_for(port_map, key)
-        snapshot = take(git, codebase, day)
+        snapshot = snapshots[key]
         df, meta, stats = compute_agent_registry(snapshot, cache, own, ports)
+        prefetches[name].settle(config_entries(snapshot, inventory_files(own)), stats)
         totals.analysed += stats.analysed
         totals.reused += stats.reused
         frames[key] = df = newness.mark(key, codebase, day, df)

@@ -38,7 +38,7 @@ from symphony_assets.defs.snapshots import (
     run_partitions,
     snapshot_backfill_policy,
     snapshot_metadata,
-    take,
+    take_all,
 )
 from symphony_assets.resources.cache import AnalysisCache
 from symphony_assets.resources.code_facts import (
@@ -157,7 +157,7 @@ def code_structure(
     for _key, name, _day in partitions:
         codebases.setdefault(name, codebase_named(name))
     # Every day's snapshot up front: a range analyses its new blobs in one pooled batch (prefetch_python).
-    snapshots = {key: take(git, codebases[name], day) for key, name, day in partitions}
+    snapshots = take_all(context, git)
     prefetched: set[str] = set()
     for key, name, day in partitions:
         codebase = codebases[name]

@@ -27,11 +27,14 @@ from symphony_assets.defs.duplicates.compare import (
     compute_duplicates,
     duplicate_metadata,
     inventory_rows,
+    python_entries,
+    sign_entries,
 )
 from symphony_assets.defs.duplicates.schemas import DUPLICATE_CODE
 from symphony_assets.defs.fleet import AFTER_EVERY_CODEBASE, by_codebase, every_codebase_input
 from symphony_assets.defs.newness import NewFindings, new_findings_spec
 from symphony_assets.defs.snapshots import (
+    RangePrefetch,
     codebase_named,
     partitioned_output,
     required_input,
@@ -39,6 +42,7 @@ from symphony_assets.defs.snapshots import (
     snapshot_asset,
     snapshot_metadata,
     take,
+    take_all,
 )
 from symphony_assets.resources.cache import AnalysisCache, CacheStats
 from symphony_assets.resources.git import GitResource, Snapshot
@@ -86,6 +90,13 @@ def duplicate_code(
     totals = CacheStats()
     frames: dict[str, pd.DataFrame] = {}
     metas: dict[str, dict[str, Any]] = {}
+    own_snapshots = take_all(context, git)
+    # A range's new Python blobs, signed up front in one pooled batch.
+    sign_ahead = RangePrefetch(
+        python_entries,
+        lambda snap, entries, cache: sign_entries(snap, entries, cache, Params.of(snap.codebase))[1],
+    )
+    prefetches = sign_ahead.start(own_snapshots, cache)
     for key, name, day in run_partitions(context):
         codebase = codebase_named(name)
         inventories = by_codebase(inventory, day)
@@ -98,7 +109,7 @@ def duplicate_code(
             else:
                 others.append(Side(cb, inventory_rows(other_inv)))
         own = Side(codebase, inventory_rows(own_inventory))
-        snapshots: dict[str, Snapshot] = {}
+        snapshots: dict[str, Snapshot] = {name: own_snapshots[key]}
 
         def snapshot_of(cb: Codebase, day: Any = day, snapshots: dict[str, Snapshot] = snapshots) -> Snapshot:
             if cb.name not in snapshots:
@@ -106,6 +117,7 @@ def duplicate_code(
             return snapshots[cb.name]
 
         df, meta, stats = compute_duplicates(snapshot_of, own, others, cache, Params.of(codebase))
+        prefetches[name].settle(python_entries(own_snapshots[key]), stats)
         totals.analysed += stats.analysed
         totals.reused += stats.reused
         df = newness.mark(key, codebase, day, df)

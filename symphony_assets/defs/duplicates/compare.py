@@ -85,6 +85,24 @@ def inventory_rows(df: pd.DataFrame | None) -> dict[str, dict[str, Any]]:
 SnapshotOf = Callable[[Codebase], Snapshot]
 
 
+def _signable(entry: FileEntry) -> bool:
+    return entry.kind == "file" and (entry.size or 0) <= MAX_SIGNATURE_BYTES
+
+
+def sign_entries(
+    snapshot: Snapshot, entries: list[FileEntry], cache: AnalysisCache, params: Params
+) -> tuple[dict[str, Any], CacheStats]:
+    """MinHash signatures of ``entries`` by path, through the blob cache. Python files are shingled by
+    Python tokens, others by words: the kind is part of the cache key."""
+    sign = functools.partial(_signature_result, params=params)
+    return analyse_by_kind(snapshot, entries, cache, ANALYSER, params.version, sign, dup.token_kind)
+
+
+def python_entries(snapshot: Snapshot) -> list[FileEntry]:
+    """The Python files every day signs (a range's prefetch reads these)."""
+    return [e for e in snapshot.files if _is_python(e.path) and _signable(e)]
+
+
 def _sign(
     snapshot_of: SnapshotOf,
     side: Side,
@@ -97,16 +115,9 @@ def _sign(
     if not paths:
         return
     snapshot = snapshot_of(side.codebase)
-    entries = [
-        e
-        for e in snapshot.files
-        if e.path in paths and e.kind == "file" and (e.size or 0) <= MAX_SIGNATURE_BYTES
-    ]
-    sign = functools.partial(_signature_result, params=params)
-    # Python files are shingled by Python tokens, others by words: the kind is part of the cache key.
-    results, part = analyse_by_kind(snapshot, entries, cache, ANALYSER, params.version, sign, dup.token_kind)
-    stats.analysed += part.analysed
-    stats.reused += part.reused
+    entries = [e for e in snapshot.files if e.path in paths and _signable(e)]
+    results, part = sign_entries(snapshot, entries, cache, params)
+    stats.add(part)
     for path, raw in results.items():
         side.tokens[path] = int(raw.get("tokens", 0))
         side.signatures[path] = [int(v) for v in raw.get("sig", [])]

@@ -44,6 +44,7 @@ from symphony_assets.defs.ports.frames import (
 )
 from symphony_assets.defs.ports.schemas import PORT_CONFLICTS, PORT_MAP
 from symphony_assets.defs.snapshots import (
+    RangePrefetch,
     materialize_cached_snapshots,
     md_table,
     partitioned_output,
@@ -83,26 +84,42 @@ def ports_of(entry: FileEntry, content: bytes) -> list[dict[str, Any]]:
     return [asdict(s) for s in extract_ports(entry.path, content)]
 
 
-def compute_port_map(
-    snapshot: Snapshot, cache: AnalysisCache, stats_out: CacheStats | None = None
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    entries = _port_entries(snapshot)
+def port_results(
+    snapshot: Snapshot, entries: list[FileEntry], cache: AnalysisCache
+) -> tuple[dict[str, Any], CacheStats]:
+    """Each file's port sites by path, through the blob cache: one analyser per format; Python files
+    through the facts pass the code assets share."""
     by_format: dict[str, list[FileEntry]] = {}
     for entry in entries:
         by_format.setdefault(str(file_format(entry.path)), []).append(entry)
     results: dict[str, Any] = {}
-    failures = []
+    stats = CacheStats()
     for fmt, group in sorted(by_format.items()):
         if fmt == "python":  # the port part of the facts pass the code assets share
-            found, stats = python_facts_results(snapshot, group, cache, PORTS)
+            found, part = python_facts_results(snapshot, group, cache, PORTS)
         else:
-            found, stats = analyse_files(
+            found, part = analyse_files(
                 snapshot, group, cache, f"{ANALYSER}.{fmt}", ANALYSER_VERSION, ports_of
             )
         results.update(found)
-        failures.extend(stats.failures)
-        if stats_out is not None:
-            stats_out.add(stats)
+        stats.add(part)
+    return results, stats
+
+
+#: A range's new blobs with ports, analysed up front in one pooled batch.
+PORT_PREFETCH = RangePrefetch(
+    _port_entries, lambda snap, entries, cache: port_results(snap, entries, cache)[1]
+)
+
+
+def compute_port_map(
+    snapshot: Snapshot, cache: AnalysisCache, stats_out: CacheStats | None = None
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    entries = _port_entries(snapshot)
+    results, stats = port_results(snapshot, entries, cache)
+    failures = stats.failures
+    if stats_out is not None:
+        stats_out.add(stats)
     codebase = snapshot.codebase
     by_path = {e.path: e for e in entries}
     rows = []
@@ -146,7 +163,7 @@ def port_map(context: dg.AssetExecutionContext, git: GitResource, postgres: Post
     """Every port a file binds, connects to, listens on or configures (Python, compose, YAML, JSON,
     TOML, .env), resolved statically where it can be; files that do not parse go through the recovering
     parser."""
-    return materialize_cached_snapshots(context, git, postgres, compute_port_map)
+    return materialize_cached_snapshots(context, git, postgres, compute_port_map, PORT_PREFETCH)
 
 
 # ---------------------------------------------------------------------------------------------------------

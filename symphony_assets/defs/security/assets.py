@@ -21,15 +21,16 @@ from symphony_assets.config import Codebase
 from symphony_assets.defs.newness import NewFindings, new_findings_spec
 from symphony_assets.defs.security.schemas import SECURITY_FINDINGS
 from symphony_assets.defs.snapshots import (
+    RangePrefetch,
     codebase_named,
     md_table,
     partitioned_output,
     run_partitions,
     snapshot_asset,
     snapshot_metadata,
-    take,
+    take_all,
 )
-from symphony_assets.resources.cache import AnalysisCache, CacheStats, Prefetch, analyse_by_kind
+from symphony_assets.resources.cache import AnalysisCache, CacheStats, analyse_by_kind
 from symphony_assets.resources.git import FileEntry, GitResource, Snapshot
 from symphony_assets.resources.postgres import PostgresResource
 
@@ -221,20 +222,12 @@ def security_findings(
     totals = CacheStats()
     frames: dict[str, pd.DataFrame] = {}
     metas: dict[str, dict[str, Any]] = {}
-    partitions = run_partitions(context)
-    codebases = {name: codebase_named(name) for _, name, _ in partitions}
-    snapshots = {key: take(git, codebases[name], day) for key, name, day in partitions}
-    prefetches = {  # a range's new blobs, scanned up front in one pooled batch (see Prefetch)
-        name: Prefetch.over(
-            [snapshots[k] for k, n, _ in partitions if n == name],
-            cache,
-            _entries,
-            lambda snap, entries: _scan(snap, entries, cache, version)[1],
-        )
-        for name in codebases
-    }
-    for key, name, day in partitions:
-        codebase, snapshot = codebases[name], snapshots[key]
+    snapshots = take_all(context, git)
+    # A range's new blobs, scanned up front in one pooled batch.
+    scan_ahead = RangePrefetch(_entries, lambda snap, entries, cache: _scan(snap, entries, cache, version)[1])
+    prefetches = scan_ahead.start(snapshots, cache)
+    for key, name, day in run_partitions(context):
+        codebase, snapshot = codebase_named(name), snapshots[key]
         df, meta, stats = compute_security_findings(snapshot, cache, version)
         prefetches[name].settle(_entries(snapshot), stats)
         totals.analysed += stats.analysed
