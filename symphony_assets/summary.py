@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
@@ -289,21 +290,28 @@ _HEADLINES: dict[str, Callable[[pd.DataFrame, pd.DataFrame | None], Headline]] =
 
 
 class _Reader:
-    """Reads each partition at most once (a range compares every day with the one before)."""
+    """Reads a partition once for the day it is and the day after (each day is compared with the one
+    before), keeping only the last days of each asset read: a 61-day range would otherwise hold every
+    finding frame of the range at once, the largest memory of the whole ``symphony run``."""
 
     def __init__(self, warehouse: Warehouse) -> None:
         self.warehouse = warehouse
-        self._cache: dict[tuple[str, str, str], pd.DataFrame | None] = {}
+        self._cache: OrderedDict[tuple[str, str, str], pd.DataFrame | None] = OrderedDict()
 
     def read(self, asset: str, codebase: str, day: str) -> pd.DataFrame | None:
         """The codebase's partition; of a fleet-wide asset, the day's rows that involve the codebase."""
         key = (asset, codebase, day)
-        if key not in self._cache:
-            if asset in FLEET_ASSETS:
-                self._cache[key] = involves(self.warehouse.read(asset, {"date": day}), codebase)
-            else:
-                self._cache[key] = self.warehouse.read(asset, {"codebase": codebase, "date": day})
-        return self._cache[key]
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        if asset in FLEET_ASSETS:
+            found = involves(self.warehouse.read(asset, {"date": day}), codebase)
+        else:
+            found = self.warehouse.read(asset, {"codebase": codebase, "date": day})
+        self._cache[key] = found
+        if len(self._cache) > 3 * len(FINDING_ASSETS):
+            self._cache.popitem(last=False)
+        return found
 
 
 def day_findings(reader: _Reader, codebase: str, day: date, assets: Sequence[str]) -> DayFindings:

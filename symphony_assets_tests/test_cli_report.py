@@ -263,3 +263,39 @@ def test_status_shows_a_failed_run_and_logs_prints_its_events(
     assert re.search(r"solo-status:\n\s+file_inventory\s+2024-06-01", down.stdout), down.stdout
     assert "! Postgres is unreachable: runs and checks unknown" in down.stdout
     assert _cli_pipe("logs", "--last-failed", env=dead).returncode == 2
+
+
+def test_the_summary_of_a_long_range_reads_each_partition_once_and_keeps_only_the_last_days() -> None:
+    """``symphony run``'s summary compares each day of a range with the day before: it reads every
+    partition (the day before again only for the newest day) and never holds more than the last days
+    of each asset, not the whole range's finding frames."""
+    import datetime as dt
+
+    import pandas as pd
+
+    from symphony_assets.summary import FINDING_ASSETS, _Reader, summarise
+
+    reads: list[tuple[str, str]] = []
+    held: list[int] = []
+
+    class CountingWarehouse:
+        def read(self, asset: str, keys: dict[str, str]) -> pd.DataFrame:
+            reads.append((asset, keys["date"]))
+            return pd.DataFrame()
+
+    real_read = _Reader.read
+
+    def watched(self: _Reader, asset: str, codebase: str, day: str) -> pd.DataFrame | None:
+        found = real_read(self, asset, codebase, day)
+        held.append(len(self._cache))
+        return found
+
+    first, last = dt.date(2026, 9, 1), dt.date(2026, 10, 31)
+    days = (last - first).days + 1
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_Reader, "read", watched)
+        summarise(["cb"], first, last, warehouse=CountingWarehouse())  # type: ignore[arg-type]
+    per_asset = {a: sum(1 for r in reads if r[0] == a) for a in FINDING_ASSETS}
+    # Every day of the range and the day before it, each once; the newest day's "before" twice.
+    assert per_asset == {a: days + 2 for a in FINDING_ASSETS}, per_asset
+    assert max(held) <= 3 * len(FINDING_ASSETS)
