@@ -117,15 +117,8 @@ def test_a_range_prefetch_pools_the_days_new_blobs_and_keeps_each_days_counts(
     assert together == alone == [(per_day + 1, 0), (per_day + 1, per_day), (per_day + 1, 2 * per_day)]
 
 
-def test_port_map_and_agent_registry_read_a_ranges_new_configs_in_one_pooled_batch(
-    dagster_instance: Any, git_repo: GitRepo, write_config: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A range run of ``port_map`` and ``agent_registry`` gathers the configuration files new in its
-    days (each day alone is under the pool's threshold) into one pooled batch per analysis, and each
-    day's counts stay what that day alone would have analysed."""
-    from symphony_assets.runner import run_snapshots
-    from symphony_assets_tests.test_partition_metadata import _record, _values
-
+def _pooled_functions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the functions the blob pool runs, one per pooled batch, from now on."""
     pooled: list[str] = []
     real = cache_module._analyse_pooled
 
@@ -135,6 +128,19 @@ def test_port_map_and_agent_registry_read_a_ranges_new_configs_in_one_pooled_bat
         return real(*args, **kwargs)
 
     monkeypatch.setattr(cache_module, "_analyse_pooled", spy)
+    return pooled
+
+
+def test_port_map_and_agent_registry_read_a_ranges_new_configs_in_one_pooled_batch(
+    dagster_instance: Any, git_repo: GitRepo, write_config: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A range run of ``port_map`` and ``agent_registry`` gathers the configuration files new in its
+    days (each day alone is under the pool's threshold) into one pooled batch per analysis, and each
+    day's counts stay what that day alone would have analysed."""
+    from symphony_assets.runner import run_snapshots
+    from symphony_assets_tests.test_partition_metadata import _record, _values
+
+    pooled = _pooled_functions(monkeypatch)
     per_day = POOL_MIN_BLOBS // 2 + 10
     days = [DAY + dt.timedelta(days=i) for i in range(3)]
     for d, day in enumerate(days):
@@ -168,15 +174,7 @@ def test_duplicate_code_signs_a_ranges_new_python_files_in_one_pooled_batch(
     from symphony_assets.runner import run_snapshots
     from symphony_assets_tests.test_partition_metadata import _record, _values
 
-    pooled: list[str] = []
-    real = cache_module._analyse_pooled
-
-    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
-        fn = args[2]
-        pooled.append(getattr(fn, "func", fn).__name__)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(cache_module, "_analyse_pooled", spy)
+    pooled = _pooled_functions(monkeypatch)
     per_day = POOL_MIN_BLOBS // 2 + 10
     days = [DAY + dt.timedelta(days=i) for i in range(3)]
     for d, day in enumerate(days):

@@ -83,6 +83,19 @@ def _history_repo(tmp_path: Path) -> GitRepo:
     return repo
 
 
+def _merge_a_side_branch(repo: GitRepo, path: str, day: str) -> str:
+    """A branch adding ``path``, a commit on main meanwhile, and their merge, all on ``day``."""
+    repo.git("checkout", "-q", "-b", "side")
+    repo.write(path, "s\n")
+    repo.commit("side", when=f"{day}T11:00:00+00:00", author="Eve <eve@example.com>")
+    repo.git("checkout", "-q", "main")
+    repo.write("a.py", "main\n")
+    repo.commit("main", when=f"{day}T12:00:00+00:00")
+    env = {"GIT_COMMITTER_DATE": f"{day}T13:00:00+00:00", "GIT_AUTHOR_DATE": f"{day}T13:00:00+00:00"}
+    repo.git("merge", "-q", "--no-ff", "-m", "merge", "side", env=env)
+    return repo.head()
+
+
 def _spy_full_passes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
     real = Repo.log_pass
@@ -102,15 +115,7 @@ def test_history_from_the_commits_since_equals_the_whole_log(
     """A chain of new commits on top of a history with a merge in it, one of them dated before
     everything else (a skewed clock), an empty one, a deletion: only the new commits are read."""
     repo = _history_repo(tmp_path)
-    repo.git("checkout", "-q", "-b", "side")
-    repo.write("sub/side.py", "s\n")
-    repo.commit("side", when="2024-06-02T11:00:00+00:00", author="Eve <eve@example.com>")
-    repo.git("checkout", "-q", "main")
-    repo.write("a.py", "main\n")
-    repo.commit("main", when="2024-06-02T12:00:00+00:00")
-    env = {"GIT_COMMITTER_DATE": "2024-06-02T13:00:00+00:00", "GIT_AUTHOR_DATE": "2024-06-02T13:00:00+00:00"}
-    repo.git("merge", "-q", "--no-ff", "-m", "merge", "side", env=env)
-    base_commit = repo.head()
+    base_commit = _merge_a_side_branch(repo, "sub/side.py", "2024-06-02")
     repo.write("sub/b.py", "2\n")
     repo.write("c.py", "new\n")
     repo.commit("three", when="2024-06-03T10:00:00+00:00", author="Cy <cy@example.com>")
@@ -137,15 +142,7 @@ def test_history_after_a_merge_reads_the_whole_log(tmp_path: Path, monkeypatch: 
     base_commit = repo.head()
     git = Repo(repo.root, "t")
     base = git.log_pass(base_commit)
-    repo.git("checkout", "-q", "-b", "side")
-    repo.write("side.py", "s\n")
-    repo.commit("side", when="2024-06-03T10:00:00+00:00", author="Eve <eve@example.com>")
-    repo.git("checkout", "-q", "main")
-    repo.write("a.py", "main\n")
-    repo.commit("main", when="2024-06-04T10:00:00+00:00")
-    env = {"GIT_COMMITTER_DATE": "2024-06-05T10:00:00+00:00", "GIT_AUTHOR_DATE": "2024-06-05T10:00:00+00:00"}
-    repo.git("merge", "-q", "--no-ff", "-m", "merge", "side", env=env)
-    merged = repo.head()
+    merged = _merge_a_side_branch(repo, "side.py", "2024-06-03")
     full = git.log_pass(merged)
     calls = _spy_full_passes(monkeypatch)
     after = git.log_pass_after(base, merged)
