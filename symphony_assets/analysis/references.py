@@ -122,7 +122,8 @@ class ReferenceIndex:
         """Move to a tree of ``paths`` that differs from the last in ``changed`` (each path added or
         modified, with its new content, or ``None`` when it is not a referrer: unreadable, ignored) and
         in the paths it no longer has. ``read_others(paths)`` yields the content of those unchanged
-        referrers; it is called only when the tree has names the last one did not."""
+        referrers; it is called only when the tree has names the last one did not, and unchanged
+        referrers to search for them."""
         names = _names(paths)
         for name in self.names - names:
             for path in self.hits.pop(name, ()):
@@ -136,10 +137,11 @@ class ReferenceIndex:
         table = _NeedleTable(names)
         for path, content in changed:
             self._scan(path, content, table)
-        if not added:
-            return
         fresh = {p for p, _ in changed}
-        others = read_others({p for p in self.mentions if p not in fresh})
+        unchanged = {p for p in self.mentions if p not in fresh}
+        if not added or not unchanged:
+            return
+        others = read_others(unchanged)
         if len(added) <= _FIND_EACH_MAX:
             for path, content in others:
                 for name in added:

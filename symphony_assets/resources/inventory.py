@@ -32,13 +32,17 @@ from symphony_assets.resources.git import FileEntry, PathHistory, ReadResult, Sn
 @dataclass(frozen=True)
 class InventoryCarry:
     """What the next day of a range starts from: this day's listing, each file's row facts (without its
-    bytes), who mentions whom, and the per-path history."""
+    bytes), who mentions whom (updated in place by the next day), and the per-path history."""
 
-    commit: str
     listing: dict[bytes, FileEntry]
     files: dict[bytes, tuple[InventoryFile, ContentFacts]]
     references: ReferenceIndex
     history: PathHistory | None
+
+    @classmethod
+    def nothing(cls) -> InventoryCarry:
+        """A day before any file: building from it reads every file and the whole history."""
+        return cls({}, {}, ReferenceIndex(), None)
 
 
 @dataclass(frozen=True)
@@ -71,59 +75,34 @@ def inventory_file(read: ReadResult) -> InventoryFile:
 
 def inventory_day(snapshot: Snapshot, carry: InventoryCarry | None = None) -> InventoryDay:
     """This day's rows (sorted by path bytes); from ``carry`` (the previous day of the same codebase)
-    when both days are commits, else from every file. A live working tree is always read whole."""
-    if carry is None or snapshot.live or snapshot.commit is None or snapshot.repo is None:
-        return _whole_day(snapshot)
-    return _from_previous(snapshot, carry)
-
-
-def _whole_day(snapshot: Snapshot) -> InventoryDay:
-    files = sorted((inventory_file(r) for r in snapshot.read()), key=lambda f: f.raw_path)
-    facts = [content_facts(f) for f in files]
-    names = [reference_name(f) for f in files]
-    references = ReferenceIndex.build([(n, referrer_text(f)) for n, f in zip(names, files, strict=True)])
-    history = snapshot.path_history()
-    rows = build_inventory(
-        files, _by_display(history), live=snapshot.live, facts=facts, references=references.counts(names)
-    )
-    carry = None
-    if not snapshot.live and snapshot.commit is not None:
-        carry = InventoryCarry(
-            commit=snapshot.commit,
-            listing={e.raw_path: e for e in snapshot.files},
-            files={
-                f.raw_path: (replace(f, content=None), fact) for f, fact in zip(files, facts, strict=True)
-            },
-            references=references,
-            history=history,
-        )
-    return InventoryDay(rows, len(files), carry)
-
-
-def _from_previous(snapshot: Snapshot, carry: InventoryCarry) -> InventoryDay:
-    changed = [e for e in snapshot.files if carry.listing.get(e.raw_path) != e]
+    when both days are commits, else from every file. A live working tree is always read whole and
+    carries nothing to the next day."""
+    committed = not snapshot.live and snapshot.commit is not None and snapshot.repo is not None
+    previous = carry if carry is not None and committed else InventoryCarry.nothing()
+    changed = [e for e in snapshot.files if previous.listing.get(e.raw_path) != e]
     fresh = {f.raw_path: (f, content_facts(f)) for f in map(inventory_file, snapshot.read(changed))}
-    kept = {e.raw_path: carry.files[e.raw_path] for e in snapshot.files if e.raw_path not in fresh}
+    kept = {e.raw_path: previous.files[e.raw_path] for e in snapshot.files if e.raw_path not in fresh}
     both = {**kept, **fresh}
     ordered = [both[raw] for raw in sorted(both)]
     files = [f for f, _ in ordered]
     names = [reference_name(f) for f in files]
-    references = carry.references
+    references = previous.references
     references.update(
         names,
         [(reference_name(f), referrer_text(f)) for f, _ in fresh.values()],
         lambda wanted: _texts(snapshot, [f for f, _ in kept.values() if reference_name(f) in wanted]),
     )
-    history = snapshot.path_history(carry.history)
+    history = snapshot.path_history(previous.history)
     rows = build_inventory(
         files,
         _by_display(history),
-        live=False,
+        live=snapshot.live,
         facts=[fact for _, fact in ordered],
         references=references.counts(names),
     )
+    if not committed:
+        return InventoryDay(rows, len(fresh), None)
     next_carry = InventoryCarry(
-        commit=str(snapshot.commit),
         listing={e.raw_path: e for e in snapshot.files},
         files={**kept, **{raw: (replace(f, content=None), fact) for raw, (f, fact) in fresh.items()}},
         references=references,
