@@ -35,7 +35,7 @@ from symphony_assets.defs.snapshots import (
     snapshot_metadata,
     take_all,
 )
-from symphony_assets.resources.cache import AnalysisCache, CacheStats, analyse_by_kind
+from symphony_assets.resources.cache import AnalysisCache, CacheStats, Prefetch, analyse_by_kind
 from symphony_assets.resources.git import FileEntry, GitResource, Snapshot
 from symphony_assets.resources.postgres import PostgresResource
 
@@ -108,12 +108,20 @@ CONFIG_PREFETCH = RangePrefetch(
 
 
 def compute_agent_registry(
-    snapshot: Snapshot, cache: AnalysisCache, inventory: pd.DataFrame, port_map: pd.DataFrame | None
+    snapshot: Snapshot,
+    cache: AnalysisCache,
+    inventory: pd.DataFrame,
+    port_map: pd.DataFrame | None,
+    prefetch: Prefetch | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any], CacheStats]:
+    """One day's registry; ``prefetch``: the range's configurations read up front, counted here."""
     codebase = snapshot.codebase
     agent_globs = _globs(codebase, "agent_globs", ())
     files = inventory_files(inventory)
-    results, stats = read_configs(snapshot, config_entries(snapshot, files), cache)
+    entries = config_entries(snapshot, files)
+    results, stats = read_configs(snapshot, entries, cache)
+    if prefetch is not None:
+        prefetch.settle(entries, stats)
     decls = [Declaration.from_dict(raw) for path in sorted(results) for raw in results[path]]
     if agent_globs:
         agent_files = {p for p in files if _matches(p, agent_globs)}
@@ -202,8 +210,7 @@ def agent_registry(
         own = required_input(inventory, key, "file_inventory")
         ports = input_for(port_map, key)
         snapshot = snapshots[key]
-        df, meta, stats = compute_agent_registry(snapshot, cache, own, ports)
-        prefetches[name].settle(config_entries(snapshot, inventory_files(own)), stats)
+        df, meta, stats = compute_agent_registry(snapshot, cache, own, ports, prefetches[name])
         totals.analysed += stats.analysed
         totals.reused += stats.reused
         frames[key] = df = newness.mark(key, codebase, day, df)

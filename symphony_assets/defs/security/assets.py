@@ -30,7 +30,7 @@ from symphony_assets.defs.snapshots import (
     snapshot_metadata,
     take_all,
 )
-from symphony_assets.resources.cache import AnalysisCache, CacheStats, analyse_by_kind
+from symphony_assets.resources.cache import AnalysisCache, CacheStats, Prefetch, analyse_by_kind
 from symphony_assets.resources.git import FileEntry, GitResource, Snapshot
 from symphony_assets.resources.postgres import PostgresResource
 
@@ -91,13 +91,16 @@ def _scan(
 
 
 def compute_security_findings(
-    snapshot: Snapshot, cache: AnalysisCache, version: str
+    snapshot: Snapshot, cache: AnalysisCache, version: str, prefetch: Prefetch | None = None
 ) -> tuple[pd.DataFrame, dict[str, Any], CacheStats]:
-    """Rows (``first_seen``/``is_new`` not yet filled) and metadata of one snapshot."""
+    """Rows (``first_seen``/``is_new`` not yet filled) and metadata of one snapshot; ``prefetch``: the
+    range's blobs scanned up front, counted here."""
     skip, floor = _options(snapshot.codebase)
     entries = _entries(snapshot)
     by_path = {e.path: e for e in entries}
     results, stats = _scan(snapshot, entries, cache, version)
+    if prefetch is not None:
+        prefetch.settle(entries, stats)
     rows: list[dict[str, Any]] = []
     occurrences: dict[tuple[str, str, str], int] = {}
     for path in sorted(results):
@@ -228,8 +231,7 @@ def security_findings(
     prefetches = scan_ahead.start(snapshots, cache)
     for key, name, day in run_partitions(context):
         codebase, snapshot = codebase_named(name), snapshots[key]
-        df, meta, stats = compute_security_findings(snapshot, cache, version)
-        prefetches[name].settle(_entries(snapshot), stats)
+        df, meta, stats = compute_security_findings(snapshot, cache, version, prefetches[name])
         totals.analysed += stats.analysed
         totals.reused += stats.reused
         frames[key] = df = newness.mark(key, codebase, day, df)
