@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
+import io
 import json
 import random
 import re
@@ -25,13 +26,14 @@ from radon.complexity import cc_visit
 from radon.visitors import Class
 
 from symphony_assets.analysis import complexity as complexity_analysis
+from symphony_assets.analysis import security
 from symphony_assets.analysis.findings import broad_excepts
 from symphony_assets.analysis.imports.cycles import find_cycles
 from symphony_assets.analysis.imports.extract import extract_imports
 from symphony_assets.analysis.imports.graph import strongly_connected_components
 from symphony_assets.analysis.imports.modules import build_module_index
 from symphony_assets.analysis.imports.resolve import find_unresolved, resolve_imports
-from symphony_assets.analysis.pysource import parse_python, recover_python
+from symphony_assets.analysis.pysource import decode_source, parse_python, recover_python
 from symphony_assets.analysis.requirements import parse_requirements_file
 from symphony_assets.analysis.todos import extract_todos
 
@@ -482,3 +484,28 @@ def _numbered(key: tuple[str, str], items: Sequence[tuple[object, ...]]) -> set[
         seen[item] = n + 1
         out.add((*key, *item, n))
     return out
+
+
+def bandit_whole_module(path: str, content: bytes) -> list[security.SecurityFinding]:
+    """bandit's findings as its own ``BanditNodeVisitor.process`` makes them: the whole module in one
+    visit, no statement memo. The oracle of ``test_security_memo.py`` and the baseline of
+    ``benchmarks/bench_security_memo.py``."""
+    from bandit.core import metrics as b_metrics
+    from bandit.core import node_visitor
+
+    manager = security._bandit_setup()
+    metrics = b_metrics.Metrics()
+    metrics.begin(path)
+    visitor = node_visitor.BanditNodeVisitor(
+        path, io.BytesIO(content), manager.b_ma, manager.b_ts, False, security._nosec_lines(content), metrics
+    )
+    visitor.process(content)
+    lines = decode_source(content).splitlines()
+    return sorted(
+        (security._finding(security._relative(issue, 0), 0, lines) for issue in visitor.tester.results),
+        key=finding_order,
+    )
+
+
+def finding_order(f: security.SecurityFinding) -> tuple[int, str, str, str]:
+    return (f.line, f.rule_id, f.message, f.snippet_hash)

@@ -13,6 +13,8 @@ from rule, path and that hash survives the finding moving up or down the file.
 
 from __future__ import annotations
 
+import ast
+import codecs
 import functools
 import hashlib
 import io
@@ -20,6 +22,7 @@ import logging
 import math
 import re
 import tokenize
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -138,9 +141,9 @@ def scan_file(path: str, content: bytes) -> FileScan:
     parse_line: int | None = None
     if is_python(path):
         outcome = parse_python(content)
-        if outcome.ok:
+        if outcome.tree is not None:
             try:
-                findings += _bandit(path, content, lines)
+                findings += _bandit(path, content, outcome.tree, lines)
             except Exception as exc:  # noqa: BLE001 - a plugin failing on odd code must not lose the file
                 parse_error = f"bandit failed: {type(exc).__name__}: {exc}"
         else:
@@ -202,7 +205,36 @@ def _nosec_comments(content: bytes) -> dict[int, set[str] | None]:
     return out
 
 
-def _bandit(path: str, content: bytes, lines: list[str]) -> list[SecurityFinding]:
+#: One bandit issue of a top-level statement, lines relative to the statement's first line:
+#: (rule id, rule name, severity, confidence, line, first line, last line, message).
+_RelativeIssue = tuple[str, str, str, str, int, int, int, str]
+
+
+@dataclass(frozen=True)
+class _StatementScan:
+    """What bandit's visit of one top-level statement produced: its issues, and what it added to the
+    visitor's import state (the imports and aliases the statements after it are checked against)."""
+
+    issues: tuple[_RelativeIssue, ...]
+    imports: tuple[str, ...]
+    aliases: tuple[tuple[str, str], ...]
+
+
+#: Statement scans by :func:`_statement_key`. A backfill meets each file again in version after version
+#: that differ in a statement or two, the rest unchanged or moved; their findings are taken from here
+#: instead of visiting them again. A pure memo (the key holds everything a result depends on), bounded.
+_STATEMENT_MEMO: OrderedDict[bytes, _StatementScan] = OrderedDict()
+STATEMENT_MEMO_SIZE = 20_000
+
+
+def _bandit(path: str, content: bytes, tree: ast.Module, lines: list[str]) -> list[SecurityFinding]:
+    """bandit's node visitor over ``tree`` (``ast.parse(content)``), one top-level statement at a time,
+    taking the findings of a statement met before from :data:`_STATEMENT_MEMO`.
+
+    This walks the module as ``BanditNodeVisitor.process`` does (statements in order, the same parent
+    and sibling links, then the whole-file tests); ``test_security_memo.py`` checks the findings against
+    ``process`` itself over many files and versions.
+    """
     from bandit.core import metrics as b_metrics
     from bandit.core import node_visitor
 
@@ -212,30 +244,143 @@ def _bandit(path: str, content: bytes, lines: list[str]) -> list[SecurityFinding
     # object per file, so nothing accumulates over a backfill's thousands of files.
     metrics = b_metrics.Metrics()
     metrics.begin(path)
+    nosec = _nosec_lines(content)
     visitor = node_visitor.BanditNodeVisitor(
-        path, io.BytesIO(content), manager.b_ma, manager.b_ts, False, _nosec_lines(content), metrics
+        path, io.BytesIO(content), manager.b_ma, manager.b_ts, False, nosec, metrics
     )
-    visitor.process(content)
-    out = []
-    for issue in visitor.tester.results:
-        linerange = [int(n) for n in (issue.linerange or [issue.lineno])]
-        first, last = min(linerange), max(linerange)
-        snippet, digest = _snippet(lines, first, last)
-        out.append(
-            SecurityFinding(
-                rule_id=str(issue.test_id),
-                rule_name=str(issue.test),
-                severity=str(issue.severity),
-                confidence=str(issue.confidence),
-                line=int(issue.lineno),
-                end_line=last,
-                message=str(issue.text),
-                snippet=snippet,
-                snippet_hash=digest,
-                via=VIA_BANDIT,
-            )
-        )
+    raw_lines = content.splitlines()  # ast's numbering: \n, \r\n and \r end a line, nothing else does
+    file_key = _file_key(path, content)
+    out: list[SecurityFinding] = []
+    body = tree.body
+    state = _state_key(visitor)
+    for index, statement in enumerate(body):
+        statement._bandit_sibling = body[index + 1] if index + 1 < len(body) else None  # type: ignore[attr-defined]
+        statement._bandit_parent = tree  # type: ignore[attr-defined]
+        first = min([statement.lineno] + [d.lineno for d in getattr(statement, "decorator_list", ())])
+        key = _statement_key(file_key, state, statement, first, raw_lines, nosec)
+        scan = _recall(key)
+        if scan is None:
+            scan = _visit_statement(visitor, statement, first)
+            if key is not None and not _reads_the_module(visitor):
+                _remember(key, scan)
+        else:
+            visitor.imports.update(scan.imports)
+            visitor.import_aliases.update(scan.aliases)
+        if scan.imports or scan.aliases:
+            state = _state_key(visitor)
+        out += (_finding(issue, first - 1, lines) for issue in scan.issues)
+    for extra in tree.type_ignores:  # only with type comments parsed; visited as bandit does, no memo
+        extra._bandit_sibling, extra._bandit_parent = None, tree  # type: ignore[attr-defined]
+        out += (_finding(issue, 0, lines) for issue in _visit_statement(visitor, extra, 1).issues)
+    visitor.tester.results.clear()
+    # The tests that read the whole file, not the tree (``process`` runs them last).
+    visitor.context = {
+        "file_data": visitor.fdata,
+        "filename": visitor.fname,
+        "lineno": 0,
+        "linerange": [0, 1],
+        "col_offset": 0,
+    }
+    visitor.update_scores(visitor.tester.run_tests(visitor.context, "File"))
+    out += (_finding(_relative(issue, 0), 0, lines) for issue in visitor.tester.results)
     return out
+
+
+def _file_key(path: str, content: bytes) -> bytes:
+    """What a statement's findings depend on beyond its own bytes: the path (bandit's skips match the
+    file name; the module's dotted name comes from it) and the source encoding (string constants)."""
+    head = content.split(b"\n", 2)[:2]
+    encoding = "utf-8"
+    if any(b"coding" in line for line in head) or content.startswith(codecs.BOM_UTF8):
+        try:
+            encoding, _ = tokenize.detect_encoding(io.BytesIO(content).readline)
+        except (SyntaxError, LookupError, ValueError):
+            encoding = "?"
+    return f"{ANALYSER_VERSION}\0{path}\0{encoding}\0".encode("utf-8", "surrogatepass")
+
+
+def _state_key(visitor: Any) -> bytes:
+    state = (sorted(visitor.imports), sorted(visitor.import_aliases.items()))
+    return hashlib.blake2b(repr(state).encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def _statement_key(
+    file_key: bytes,
+    state: bytes,
+    statement: ast.stmt,
+    first: int,
+    raw_lines: list[bytes],
+    nosec: Mapping[int, set[str] | None],
+) -> bytes | None:
+    """Everything one statement's findings depend on: its whole lines (comments included) and where in
+    them it starts and ends, the ``# nosec`` comments bandit sees on those lines, the file key and the
+    import state before it. None when its lines cannot be told (then it is visited, not memoised)."""
+    last = statement.end_lineno
+    if last is None or last > len(raw_lines) or first < 1:
+        return None
+    marks = sorted(
+        (n - first, sorted(v) if v is not None else None) for n, v in nosec.items() if first <= n <= last
+    )
+    digest = hashlib.blake2b(file_key, digest_size=20)
+    digest.update(state)
+    digest.update(
+        repr((statement.lineno - first, statement.col_offset, statement.end_col_offset, marks)).encode()
+    )
+    for line in raw_lines[first - 1 : last]:
+        digest.update(line)
+        digest.update(b"\n")
+    return digest.digest()
+
+
+#: bandit's XSS check (B703) runs once this is imported, and for a call outside any function it reads
+#: the whole module body for the variable passed: a statement's findings then depend on the others.
+_MODULE_READER_IMPORT = "django.utils.safestring"
+
+
+def _reads_the_module(visitor: Any) -> bool:
+    """Whether a statement's findings may depend on other statements. Imports only grow during a visit,
+    so a state without the import after a statement had none during it either."""
+    return any(_MODULE_READER_IMPORT in name for name in visitor.imports)
+
+
+def _recall(key: bytes | None) -> _StatementScan | None:
+    scan = _STATEMENT_MEMO.get(key) if key is not None else None
+    if scan is not None and key is not None:
+        _STATEMENT_MEMO.move_to_end(key)
+    return scan
+
+
+def _remember(key: bytes, scan: _StatementScan) -> None:
+    _STATEMENT_MEMO[key] = scan
+    if len(_STATEMENT_MEMO) > STATEMENT_MEMO_SIZE:
+        _STATEMENT_MEMO.popitem(last=False)
+
+
+def _visit_statement(visitor: Any, statement: ast.AST, first: int) -> _StatementScan:
+    """Visit one top-level node as ``generic_visit`` of the module would, and say what it produced."""
+    imports, aliases = set(visitor.imports), dict(visitor.import_aliases)
+    start = len(visitor.tester.results)
+    if visitor.pre_visit(statement):
+        visitor.visit(statement)
+        visitor.generic_visit(statement)
+        visitor.post_visit(statement)
+    issues = tuple(_relative(issue, first - 1) for issue in visitor.tester.results[start:])
+    added = tuple(sorted(visitor.imports - imports))
+    changed = tuple((k, v) for k, v in visitor.import_aliases.items() if k not in aliases or aliases[k] != v)
+    return _StatementScan(issues, added, changed)
+
+
+def _relative(issue: Any, shift: int) -> _RelativeIssue:
+    linerange = [int(n) for n in (issue.linerange or [issue.lineno])]
+    rule = (str(issue.test_id), str(issue.test), str(issue.severity), str(issue.confidence))
+    return (*rule, int(issue.lineno) - shift, min(linerange) - shift, max(linerange) - shift, str(issue.text))
+
+
+def _finding(issue: _RelativeIssue, shift: int, lines: list[str]) -> SecurityFinding:
+    rule_id, name, severity, confidence, line, first, last, message = issue
+    snippet, digest = _snippet(lines, first + shift, last + shift)
+    return SecurityFinding(rule_id, name, severity, confidence, line + shift, last + shift, message, snippet,
+                           digest, VIA_BANDIT)  # fmt: skip
 
 
 # ------------------------------------------------------------------- tolerant fallback (tree-sitter)

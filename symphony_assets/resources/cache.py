@@ -262,7 +262,9 @@ class Prefetch:
             for entry in entries_of(snapshot):
                 if entry.blob_id and entry.git_status == "committed":
                     batch.setdefault(entry.blob_id, entry)
-        return cls(set(analyse(past[-1], list(batch.values())).fresh))
+        # By path: a path's versions then meet in one chunk, in one worker, where an analysis that
+        # remembers what it saw in the version before (bandit's statement memo) finds it.
+        return cls(set(analyse(past[-1], sorted(batch.values(), key=lambda e: e.path)).fresh))
 
     def settle(self, entries: Iterable[FileEntry], stats: CacheStats) -> None:
         """Count each prefetched blob among ``entries`` (found in the cache today) as analysed, once."""

@@ -1,0 +1,164 @@
+"""Benchmark: bandit over a range's Python blob versions, whole module against statement by statement with
+the memo of statements met before (issue 11's "analysis by diff").
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_security_memo.py [--repo PATH] [--files 2000] [--days 61] [--rounds 2]
+
+Takes (or builds: ``_realrepo.py``) a real-shaped repository and gathers every distinct Python blob of
+its last ``--days`` days, in the order a range run's prefetch sends them to the blob pool: by path, each
+path's versions in the order the days meet them. Only the blobs ``ast`` accepts go to bandit. In
+alternating rounds in this one process, with the memo emptied before each round:
+
+- whole module: bandit's own ``BanditNodeVisitor.process`` (what ``security_findings`` ran before);
+- by statement: :func:`symphony_assets.analysis.security._bandit`, each top-level statement met before
+  (same bytes, same import state) taken from the memo.
+
+Both sides are timed twice: over the first day's blobs alone (a cold snapshot: nothing to reuse, so
+this shows what the statement walk costs) and over every version of the range. CPU time
+(``time.process_time``), best round of each side. Every blob's findings must be equal on both sides
+(exit 1 otherwise).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import datetime as dt
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from _realrepo import build_real_repo  # noqa: E402
+from bench_inventory_days import last_day  # noqa: E402
+
+from symphony_assets.analysis import security  # noqa: E402
+from symphony_assets.analysis.pysource import decode_source  # noqa: E402
+from symphony_assets_tests.oracles import bandit_whole_module, finding_order  # noqa: E402
+
+Blob = tuple[str, bytes]  # path, content
+
+
+def _git(repo: Path, *args: str) -> bytes:
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, check=True).stdout
+
+
+def python_blobs(repo: Path, days: list[dt.date]) -> tuple[list[str], list[tuple[str, str]]]:
+    """The first day's blob ids, and every (path, blob id) of the range in prefetch order."""
+    versions: dict[str, list[str]] = {}
+    first: list[str] = []
+    for index, day in enumerate(days):
+        commit = _git(repo, "rev-list", "-1", f"--before={day}T23:59:59+00:00", "HEAD").decode().strip()
+        if not commit:
+            continue
+        for record in _git(repo, "ls-tree", "-r", "-z", commit).split(b"\0"):
+            if not record:
+                continue
+            meta, path_bytes = record.split(b"\t", 1)
+            path = path_bytes.decode("utf-8", "surrogateescape")
+            if meta.split()[1] != b"blob" or not path.endswith(".py"):
+                continue
+            blob = meta.split()[2].decode()
+            seen = versions.setdefault(path, [])
+            if blob not in seen:
+                seen.append(blob)
+            if index == 0:
+                first.append(blob)
+    ordered = [(path, blob) for path in sorted(versions) for blob in versions[path]]
+    return first, ordered
+
+
+def read_blobs(repo: Path, ids: list[str]) -> dict[str, bytes]:
+    out = subprocess.run(
+        ["git", "cat-file", "--batch"], cwd=repo, input="".join(f"{i}\n" for i in ids).encode(),
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    blobs, at = {}, 0
+    while at < len(out):
+        header_end = out.index(b"\n", at)
+        blob_id, _, size = out[at:header_end].split()
+        start = header_end + 1
+        blobs[blob_id.decode()] = out[start : start + int(size)]
+        at = start + int(size) + 1
+    return blobs
+
+
+def whole_module(path: str, content: bytes) -> list[security.SecurityFinding]:
+    ast.parse(content)  # scan_file parses first either way; bandit's process parses again
+    return bandit_whole_module(path, content)
+
+
+def by_statement(path: str, content: bytes) -> list[security.SecurityFinding]:
+    tree = ast.parse(content)
+    return sorted(
+        security._bandit(path, content, tree, decode_source(content).splitlines()), key=finding_order
+    )
+
+
+def timed(fn: Callable[[str, bytes], object], blobs: list[Blob]) -> tuple[float, list[object]]:
+    security._STATEMENT_MEMO.clear()
+    start = time.process_time()
+    out = [fn(path, content) for path, content in blobs]
+    return time.process_time() - start, out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repo", type=Path, help="an existing repository (default: build one)")
+    parser.add_argument("--files", type=int, default=2000)
+    parser.add_argument("--days", type=int, default=61)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    repo = args.repo
+    if repo is None:
+        repo = Path(tempfile.mkdtemp(prefix="bench-security-memo-")) / "repo"
+        build_real_repo(repo, args.files, args.days, dt.date(2026, 10, 31), seed=11)
+    end = last_day(repo)
+    days = [end - dt.timedelta(days=args.days - 1 - i) for i in range(args.days)]
+    first_ids, ordered = python_blobs(repo, days)
+    contents = read_blobs(repo, sorted({blob for _, blob in ordered}))
+
+    def parses(content: bytes) -> bool:
+        try:
+            ast.parse(content)
+        except (SyntaxError, ValueError):
+            return False
+        return True
+
+    every = [(path, contents[blob]) for path, blob in ordered if parses(contents[blob])]
+    first_set = set(first_ids)
+    cold = [(path, contents[blob]) for path, blob in ordered if blob in first_set and parses(contents[blob])]
+    print(f"{repo}: {args.days} days, {len(ordered):,} Python blob versions ({len(every):,} parse); "
+          f"first day {len(first_ids):,} ({len(cold):,} parse)")  # fmt: skip
+    sides = {"whole module": whole_module, "by statement": by_statement}
+    best = {(name, part): float("inf") for name in sides for part in ("first day", "range")}
+    found: dict[str, list[object]] = {}
+    for _ in range(args.rounds):
+        for name, fn in sides.items():
+            seconds, _out = timed(fn, cold)
+            best[name, "first day"] = min(best[name, "first day"], seconds)
+            seconds, found[name] = timed(fn, every)
+            best[name, "range"] = min(best[name, "range"], seconds)
+    different = [
+        p for (p, _), a, b in zip(every, found["whole module"], found["by statement"], strict=True) if a != b
+    ]
+    print(f"| bandit over | blobs | whole module, best CPU of {args.rounds} (s) | by statement (s) | ratio |")
+    print("|---|---:|---:|---:|---:|")
+    for part, blobs in (("first day", cold), ("range", every)):
+        whole, memo = best["whole module", part], best["by statement", part]
+        print(f"| {part} | {len(blobs):,} | {whole:.2f} | {memo:.2f} | {whole / memo:.2f}x |")
+    print(f"findings equal on every blob: {not different}")
+    if different:
+        print("different:", *different[:10], sep="\n  ")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
