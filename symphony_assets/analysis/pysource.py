@@ -90,8 +90,11 @@ class ParseOutcome:
         return self.tree is not None
 
 
-def parse_python(source: bytes) -> ParseOutcome:
-    """``ast.parse`` with every failure turned into a value (syntax, NUL bytes, nesting depth, memory)."""
+def parse_python(source: bytes, detect_python2: bool = True) -> ParseOutcome:
+    """``ast.parse`` with every failure turned into a value (syntax, NUL bytes, nesting depth, memory).
+
+    ``detect_python2=False`` leaves ``python2`` False on failure: telling Python 2 apart costs a
+    tree-sitter parse of the file, wasted on a caller that never reads it."""
     too_large = limits.python_too_large(source)
     if too_large:
         return ParseOutcome(tree=None, error=too_large, error_line=None, python2=False)
@@ -108,7 +111,9 @@ def parse_python(source: bytes) -> ParseOutcome:
         message, line = "out of memory while parsing", None
     else:
         return ParseOutcome(tree=tree, error=None, error_line=None, python2=False)
-    python2 = "Missing parentheses in call to 'print'" in message or looks_like_python2(source)
+    python2 = detect_python2 and (
+        "Missing parentheses in call to 'print'" in message or looks_like_python2(source)
+    )
     return ParseOutcome(tree=None, error=message, error_line=line, python2=python2)
 
 

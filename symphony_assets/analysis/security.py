@@ -140,7 +140,7 @@ def scan_file(path: str, content: bytes) -> FileScan:
     parse_error: str | None = None
     parse_line: int | None = None
     if is_python(path):
-        outcome = parse_python(content)
+        outcome = parse_python(content, detect_python2=False)
         if outcome.tree is not None:
             try:
                 findings += _bandit(path, content, outcome.tree, lines)
@@ -413,6 +413,7 @@ _BIND_RULE = (
 def _fallback(content: bytes, lines: list[str]) -> list[SecurityFinding]:
     """The most dangerous sites in a file ``ast`` rejects, from tree-sitter's error-tolerant tree."""
     out: list[SecurityFinding] = []
+    strings: list[Any] = []
     tree = ts_tree(content)
 
     def add(rule: tuple[str, str, str, str, str], node: Any, note: str) -> None:
@@ -425,27 +426,30 @@ def _fallback(content: bytes, lines: list[str]) -> list[SecurityFinding]:
                             VIA_FALLBACK)
         )  # fmt: skip
 
-    for call in iter_nodes(tree, ("call",)):
-        note = " (file does not parse; read by the tolerant parser" + (
-            ", inside the damaged part)" if in_error(call) else ")"
-        )
-        fn = call.child_by_field_name("function")
-        callee = node_text(fn) if fn is not None else ""
-        if callee in _CALL_RULES:
-            add(_CALL_RULES[callee], call, note)
-        args = call.child_by_field_name("arguments")
-        if args is None:
+    # One walk for both kinds; the findings are sorted afterwards, and each kind keeps its own order.
+    for node in iter_nodes(tree, ("call", "string")):
+        if node.type == "string":
+            if node_text(node).strip("\"'bBrRuU") == "0.0.0.0":
+                strings.append(node)
             continue
-        for kw in args.children:
+        fn = node.child_by_field_name("function")
+        rules = [_CALL_RULES[node_text(fn)]] if fn is not None and node_text(fn) in _CALL_RULES else []
+        args = node.child_by_field_name("arguments")
+        for kw in args.children if args is not None else ():
             if kw.type != "keyword_argument":
                 continue
             name = kw.child_by_field_name("name")
             value = kw.child_by_field_name("value")
             if name is not None and value is not None and node_text(name) == "shell" and value.type == "true":
-                add(_SHELL_RULE, call, note)
-    for string in iter_nodes(tree, ("string",)):
-        if node_text(string).strip("\"'bBrRuU") == "0.0.0.0":
-            add(_BIND_RULE, string, " (file does not parse; read by the tolerant parser)")
+                rules.append(_SHELL_RULE)
+        if rules:  # where the call lies is looked up only for a call reported
+            note = " (file does not parse; read by the tolerant parser" + (
+                ", inside the damaged part)" if in_error(node) else ")"
+            )
+            for rule in rules:
+                add(rule, node, note)
+    for string in strings:
+        add(_BIND_RULE, string, " (file does not parse; read by the tolerant parser)")
     return out
 
 
