@@ -27,8 +27,27 @@ def _err(text: str) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """``symphony run``; Ctrl-C or SIGTERM stops it with status 130 (see ``defs/interrupts.py``)."""
+    from symphony_assets.defs import interrupts
+
+    # Whatever this process inherited (a shell's background job ignores SIGINT), both signals stop the
+    # command: outside a run as KeyboardInterrupt, inside one through Dagster's own handler.
+    stops = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, signal.default_int_handler) for sig in stops}
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        _err(interrupts.MESSAGE)
+        return 130
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run(args: argparse.Namespace) -> int:
     import dagster as dg
 
+    from symphony_assets.defs import interrupts
     from symphony_assets.defs.snapshots import utc_today
     from symphony_assets.progress import Progress, display_for
     from symphony_assets.runner import (
@@ -98,7 +117,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         outcomes.append(RunOutcome("(all)", "", False, error=database_lost_message(exc), database_lost=True))
     if any(o.database_lost for o in outcomes):
         runs = []  # no findings summary of a run cut short: its lines say what happened and what to do
-    return report_run(args, outcomes, runs, names, first, last)
+    code = report_run(args, outcomes, runs, names, first, last)
+    if interrupts.interrupted():
+        _err(interrupts.MESSAGE)
+        return 130  # as a shell reports a command stopped by Ctrl-C
+    return code
 
 
 def hold_connections(instance: Any) -> None:

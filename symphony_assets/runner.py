@@ -29,6 +29,7 @@ from symphony_assets.core.names import RANGE_END_TAG as ASSET_PARTITION_RANGE_EN
 from symphony_assets.core.names import RANGE_START_TAG as ASSET_PARTITION_RANGE_START_TAG
 from symphony_assets.core.partition_keys import CODEBASE as CODEBASE_DIM
 from symphony_assets.core.partition_keys import DATE as DATE_DIM
+from symphony_assets.defs import interrupts
 from symphony_assets.defs.partitions import HOST, HOUR, snapshot_key
 from symphony_assets.orchestration import (
     CROSS_JOB,
@@ -167,6 +168,7 @@ def run_snapshots(
     run's event log with it to show progress)."""
     definitions = definitions or load_definitions()
     sync_codebases(instance)
+    interrupts.reset()
     run = _InProcess(instance, definitions, log_level, run_config, on_run, assets)
     outcomes: list[RunOutcome] = []
     own = run.selection("codebase")
@@ -174,7 +176,11 @@ def run_snapshots(
         if outcomes and outcomes[-1].database_lost:
             outcomes.append(RunOutcome(name, _span(first, last), False, error="not run: PostgreSQL is down"))
             continue
+        if interrupts.interrupted():
+            break
         outcomes.append(run.codebase(SNAPSHOT_JOB, name, first, last))
+    if interrupts.interrupted():
+        return outcomes
     return outcomes + run.comparisons(codebases, first, last, outcomes)
 
 
@@ -208,6 +214,8 @@ class _InProcess:
             outcomes.append(self.fleet(first, last))
         failed = {o.codebase for o in before if not o.success}
         for name in codebases if self.selection("cross") != [] else []:
+            if interrupts.interrupted():
+                break
             if name not in failed and not any(o.database_lost for o in outcomes):
                 outcomes.append(self.codebase(CROSS_JOB, name, first, last))
         return outcomes
@@ -494,6 +502,8 @@ def run_dry_reconcile(
 
 
 def _collect(outcome: RunOutcome, result: dg.ExecuteInProcessResult) -> None:
+    if any(_interrupted_step(event) for event in result.all_events):
+        interrupts.note_interrupt()  # between steps: Dagster stopped the run itself
     for event in result.get_asset_materialization_events():
         mat = event.step_materialization_data.materialization
         rows = mat.metadata.get("dagster/row_count")
@@ -503,7 +513,13 @@ def _collect(outcome: RunOutcome, result: dg.ExecuteInProcessResult) -> None:
         if reason is not None:
             outcome.notes.append(f"{key}: {reason.value}")
     if not result.success:
-        outcome.error = _first_failure(result)
+        outcome.error = interrupts.MESSAGE if interrupts.interrupted() else _first_failure(result)
+
+
+def _interrupted_step(event: dg.DagsterEvent) -> bool:
+    data = event.step_failure_data if event.is_step_failure else None
+    error = data.error if data is not None else None
+    return error is not None and error.cls_name in ("KeyboardInterrupt", "DagsterExecutionInterruptedError")
 
 
 def _first_failure(result: dg.ExecuteInProcessResult) -> str:

@@ -18,6 +18,7 @@ import pandas as pd
 
 from symphony_assets.config import Codebase, ConfigError, load_config
 from symphony_assets.core.clock import utc_today
+from symphony_assets.defs.interrupts import stops_on_interrupt
 from symphony_assets.defs.partitions import partition_columns, snapshot_partitions
 from symphony_assets.executors import execution_place
 from symphony_assets.resources.cache import AnalysisCache, CacheStats, Prefetch
@@ -50,7 +51,7 @@ def snapshot_asset(schema: TableSchema, **kwargs: Any) -> Any:
     backoff, the Parquet + Postgres IO manager and the declared column schema. ``kwargs`` adds the
     rest (group_name, kinds, ins, check_specs, code_version, ...)."""
     metadata = {"dagster/column_schema": schema.dagster_column_schema(), **kwargs.pop("metadata", {})}
-    return dg.asset(
+    decorate = dg.asset(
         name=kwargs.pop("name", None),
         partitions_def=snapshot_partitions,
         backfill_policy=snapshot_backfill_policy(),
@@ -59,6 +60,8 @@ def snapshot_asset(schema: TableSchema, **kwargs: Any) -> Any:
         metadata=metadata,
         **kwargs,
     )
+    # The retry policy is for failures that pass; an interrupt stops the run (see .interrupts).
+    return lambda fn: decorate(stops_on_interrupt(fn))
 
 
 def input_for(value: Any, key: str) -> pd.DataFrame | None:

@@ -28,6 +28,7 @@ from symphony_assets.defs.code.checks import (
 from symphony_assets.defs.code.frames import complexity_frame, findings_frame, todo_frame
 from symphony_assets.defs.code.metadata import complexity_metadata, findings_metadata, todo_metadata
 from symphony_assets.defs.code.schemas import CODE_COMPLEXITY, CODE_FINDINGS, MARKER_LIST
+from symphony_assets.defs.interrupts import stops_on_interrupt
 from symphony_assets.defs.newness import NewFindings, new_findings_spec
 from symphony_assets.defs.partitions import snapshot_partitions
 from symphony_assets.defs.snapshots import (
@@ -130,6 +131,7 @@ def _out(name: str, description: str, schema: Any, version: str) -> dg.AssetOut:
     op_tags={"dagster/max_runtime": SNAPSHOT_MAX_RUNTIME_S},
     can_subset=True,
 )
+@stops_on_interrupt
 def code_structure(
     context: dg.AssetExecutionContext, git: GitResource, postgres: PostgresResource
 ) -> Iterator[dg.Output[Any] | dg.AssetCheckResult | dg.AssetCheckEvaluation]:
