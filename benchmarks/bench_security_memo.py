@@ -50,7 +50,14 @@ def _git(repo: Path, *args: str) -> bytes:
 
 
 def python_blobs(repo: Path, days: list[dt.date]) -> tuple[list[str], list[tuple[str, str]]]:
-    """The first day's blob ids, and every (path, blob id) of the range in prefetch order."""
+    return range_blobs(repo, days, (".py",))
+
+
+def range_blobs(
+    repo: Path, days: list[dt.date], suffixes: tuple[str, ...]
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """The first day's blob ids, and every (path, blob id) of the range in prefetch order, for the paths
+    ending in one of ``suffixes``."""
     versions: dict[str, list[str]] = {}
     first: list[str] = []
     for index, day in enumerate(days):
@@ -62,7 +69,7 @@ def python_blobs(repo: Path, days: list[dt.date]) -> tuple[list[str], list[tuple
                 continue
             meta, path_bytes = record.split(b"\t", 1)
             path = path_bytes.decode("utf-8", "surrogateescape")
-            if meta.split()[1] != b"blob" or not path.endswith(".py"):
+            if meta.split()[1] != b"blob" or not path.endswith(suffixes):
                 continue
             blob = meta.split()[2].decode()
             seen = versions.setdefault(path, [])

@@ -1,0 +1,92 @@
+"""Benchmark: ``agent_registry``'s reading of a range's configuration blobs, every YAML file loaded against
+the libyaml event pass that skips the files which cannot declare an agent.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_agent_configs.py [--repo PATH] [--files 2000] [--days 61] [--rounds 2]
+
+Takes (or builds: ``_realrepo.py``) a real-shaped repository and gathers every distinct ``.yaml``,
+``.yml`` and ``.json`` blob of its last ``--days`` days (startup configurations and the 0.2-2 MB reports
+regenerated most working days). In alternating rounds in this one process:
+
+- full load: :func:`symphony_assets.analysis.agents._declarations` for every file (what the asset did);
+- with the skip: :func:`symphony_assets.analysis.agents.declarations`, which first asks
+  ``_may_declare`` whether a YAML file can hold a declaration at all.
+
+CPU time (``time.process_time``), best round of each side. The declarations must be equal for every
+blob (exit 1 otherwise).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from _realrepo import build_real_repo  # noqa: E402
+from bench_inventory_days import last_day  # noqa: E402
+from bench_security_memo import range_blobs, read_blobs  # noqa: E402
+
+from symphony_assets.analysis import agents  # noqa: E402
+
+
+def full_load(path: str, content: bytes) -> list[agents.Declaration]:
+    if len(content) > agents.MAX_CONFIG_BYTES:
+        return []
+    return agents._declarations(path, content, set(), set(agents.DEFAULT_MAP_KEYS))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repo", type=Path, help="an existing repository (default: build one)")
+    parser.add_argument("--files", type=int, default=2000)
+    parser.add_argument("--days", type=int, default=61)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    repo = args.repo
+    if repo is None:
+        repo = Path(tempfile.mkdtemp(prefix="bench-agent-configs-")) / "repo"
+        build_real_repo(repo, args.files, args.days, dt.date(2026, 10, 31), seed=11)
+    end = last_day(repo)
+    days = [end - dt.timedelta(days=args.days - 1 - i) for i in range(args.days)]
+    _, ordered = range_blobs(repo, days, (".yaml", ".yml", ".json"))
+    contents = read_blobs(repo, sorted({blob for _, blob in ordered}))
+    blobs = [(path, contents[blob]) for path, blob in ordered]
+    yaml_mb = sum(len(c) for p, c in blobs if not p.endswith(".json")) / 1e6
+    print(f"{repo}: {len(blobs)} configuration blob versions over {args.days} days, "
+          f"{sum(len(c) for _, c in blobs) / 1e6:.0f} MB ({yaml_mb:.0f} MB of YAML)")  # fmt: skip
+    sides: dict[str, Callable[[str, bytes], list[agents.Declaration]]] = {
+        "full load": full_load,
+        "with the skip": agents.declarations,
+    }
+    best = dict.fromkeys(sides, float("inf"))
+    found: dict[str, list[list[agents.Declaration]]] = {}
+    for _ in range(args.rounds):
+        for name, fn in sides.items():
+            start = time.process_time()
+            found[name] = [fn(path, content) for path, content in blobs]
+            best[name] = min(best[name], time.process_time() - start)
+    different = [
+        p for (p, _), a, b in zip(blobs, found["full load"], found["with the skip"], strict=True) if a != b
+    ]
+    declared = sum(1 for d in found["full load"] if d)
+    print(f"| agent_registry reading | best CPU of {args.rounds} rounds (s) |\n|---|---:|")
+    for name, seconds in best.items():
+        print(f"| {name} | {seconds:.2f} |")
+    print(f"{best['full load'] / best['with the skip']:.2f}x less CPU; {declared} blobs declare agents; "
+          f"declarations equal on every blob: {not different}")  # fmt: skip
+    if different:
+        print("different:", *different[:10], sep="\n  ")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
