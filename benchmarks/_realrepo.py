@@ -15,11 +15,13 @@ codebases have and the synthetic benchmarks lacked:
 
 from __future__ import annotations
 
+import argparse
 import ast
 import datetime as dt
 import json
 import os
 import random
+import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -332,3 +334,35 @@ def given_or_built(repo: Path | None, n_files: int, prefix: str) -> Path:
     built = Path(tempfile.mkdtemp(prefix=prefix)) / "repo"
     build_real_repo(built, n_files, 2, dt.date(2026, 10, 31), seed=11)
     return built
+
+
+def last_commit_day(repo: Path) -> dt.date:
+    out = subprocess.run(
+        ["git", "log", "-1", "--format=%cI"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    return dt.datetime.fromisoformat(out).astimezone(dt.UTC).date()
+
+
+def range_arguments(doc: str, prefix: str) -> tuple[argparse.Namespace, Path, list[dt.date]]:
+    """The options every range benchmark takes (``--repo``, ``--files``, ``--days``, ``--rounds``), the
+    repository (built with ``--days`` days of churn when none is given) and its last ``--days`` days."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--repo", type=Path, help="an existing repository (default: build one)")
+    parser.add_argument("--files", type=int, default=2000)
+    parser.add_argument("--days", type=int, default=61)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    repo = args.repo
+    if repo is None:
+        repo = Path(tempfile.mkdtemp(prefix=prefix)) / "repo"
+        build_real_repo(repo, args.files, args.days, dt.date(2026, 10, 31), seed=11)
+    end = last_commit_day(repo)
+    return args, repo, [end - dt.timedelta(days=args.days - 1 - i) for i in range(args.days)]
+
+
+def equal_or_listed(different: list[str]) -> int:
+    """The benchmark's exit status: 0 when both sides gave equal results, else 1 with the first ones."""
+    if different:
+        print("different:", *different[:10], sep="\n  ")
+        return 1
+    return 0

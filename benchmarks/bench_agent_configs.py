@@ -19,10 +19,7 @@ blob (exit 1 otherwise).
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,8 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _realrepo import build_real_repo  # noqa: E402
-from bench_inventory_days import last_day  # noqa: E402
+from _realrepo import equal_or_listed, range_arguments  # noqa: E402
 from bench_security_memo import range_blobs, read_blobs  # noqa: E402
 
 from symphony_assets.analysis import agents  # noqa: E402
@@ -44,18 +40,7 @@ def full_load(path: str, content: bytes) -> list[agents.Declaration]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repo", type=Path, help="an existing repository (default: build one)")
-    parser.add_argument("--files", type=int, default=2000)
-    parser.add_argument("--days", type=int, default=61)
-    parser.add_argument("--rounds", type=int, default=2)
-    args = parser.parse_args()
-    repo = args.repo
-    if repo is None:
-        repo = Path(tempfile.mkdtemp(prefix="bench-agent-configs-")) / "repo"
-        build_real_repo(repo, args.files, args.days, dt.date(2026, 10, 31), seed=11)
-    end = last_day(repo)
-    days = [end - dt.timedelta(days=args.days - 1 - i) for i in range(args.days)]
+    args, repo, days = range_arguments(__doc__, "bench-agent-configs-")
     _, ordered = range_blobs(repo, days, (".yaml", ".yml", ".json"))
     contents = read_blobs(repo, sorted({blob for _, blob in ordered}))
     blobs = [(path, contents[blob]) for path, blob in ordered]
@@ -82,10 +67,7 @@ def main() -> int:
         print(f"| {name} | {seconds:.2f} |")
     print(f"{best['full load'] / best['with the skip']:.2f}x less CPU; {declared} blobs declare agents; "
           f"declarations equal on every blob: {not different}")  # fmt: skip
-    if different:
-        print("different:", *different[:10], sep="\n  ")
-        return 1
-    return 0
+    return equal_or_listed(different)
 
 
 if __name__ == "__main__":

@@ -18,31 +18,21 @@ day's rows must be equal on both sides (exit 1 otherwise).
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _realrepo import build_real_repo  # noqa: E402
+from _realrepo import equal_or_listed, range_arguments  # noqa: E402
 
 from symphony_assets.config import Codebase  # noqa: E402
 from symphony_assets.resources.git import take_snapshot  # noqa: E402
 from symphony_assets.resources.inventory import InventoryDay, inventory_day  # noqa: E402
 
 FAR_FUTURE = dt.date(2100, 1, 1)
-
-
-def last_day(repo: Path) -> dt.date:
-    out = subprocess.run(
-        ["git", "log", "-1", "--format=%cI"], cwd=repo, capture_output=True, text=True, check=True
-    ).stdout.strip()
-    return dt.datetime.fromisoformat(out).astimezone(dt.UTC).date()
 
 
 def run(codebase: Codebase, days: list[dt.date], chained: bool) -> tuple[float, list[InventoryDay]]:
@@ -57,18 +47,7 @@ def run(codebase: Codebase, days: list[dt.date], chained: bool) -> tuple[float, 
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repo", type=Path, help="an existing repository (default: build one)")
-    parser.add_argument("--files", type=int, default=2000)
-    parser.add_argument("--days", type=int, default=61)
-    parser.add_argument("--rounds", type=int, default=2)
-    args = parser.parse_args()
-    repo = args.repo
-    if repo is None:
-        repo = Path(tempfile.mkdtemp(prefix="bench-inventory-days-")) / "repo"
-        build_real_repo(repo, args.files, args.days, dt.date(2026, 10, 31), seed=11)
-    end = last_day(repo)
-    days = [end - dt.timedelta(days=args.days - 1 - i) for i in range(args.days)]
+    args, repo, days = range_arguments(__doc__, "bench-inventory-days-")
     codebase = Codebase("bench", repo)
     best = {"alone": float("inf"), "day over day": float("inf")}
     results: dict[str, list[InventoryDay]] = {}
@@ -87,10 +66,7 @@ def main() -> int:
     print(f"| day over day | {best['day over day']:.2f} | {read:,} |")
     ratio = best["alone"] / best["day over day"]
     print(f"day over day is {ratio:.2f}x faster; rows equal on every day: {not different}")
-    if different:
-        print("different:", *different[:10], sep="\n  ")
-        return 1
-    return 0
+    return equal_or_listed(different)
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _realrepo import build_real_repo  # noqa: E402
+from _realrepo import build_real_repo, last_commit_day  # noqa: E402
 
 BIN = Path(sys.executable).parent
 PR_SET_CHILD_SUBREAPER = 36
@@ -196,13 +196,6 @@ def stop_postgres(home: Path) -> None:
     os.kill(pid, signal.SIGINT)
     with _gone_ok():
         psutil.Process(pid).wait(60)
-
-
-def last_commit_day(repo: Path) -> dt.date:
-    out = subprocess.run(
-        ["git", "log", "-1", "--format=%cI"], cwd=repo, capture_output=True, text=True, check=True
-    ).stdout.strip()
-    return dt.datetime.fromisoformat(out).astimezone(dt.UTC).date()
 
 
 def radon_errors(path: Path) -> tuple[int, int]:

@@ -22,12 +22,10 @@ this shows what the statement walk costs) and over every version of the range. C
 
 from __future__ import annotations
 
-import argparse
 import ast
 import datetime as dt
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,8 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _realrepo import build_real_repo  # noqa: E402
-from bench_inventory_days import last_day  # noqa: E402
+from _realrepo import equal_or_listed, range_arguments  # noqa: E402
 
 from symphony_assets.analysis import security  # noqa: E402
 from symphony_assets.analysis.pysource import decode_source  # noqa: E402
@@ -116,18 +113,7 @@ def timed(fn: Callable[[str, bytes], object], blobs: list[Blob]) -> tuple[float,
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repo", type=Path, help="an existing repository (default: build one)")
-    parser.add_argument("--files", type=int, default=2000)
-    parser.add_argument("--days", type=int, default=61)
-    parser.add_argument("--rounds", type=int, default=2)
-    args = parser.parse_args()
-    repo = args.repo
-    if repo is None:
-        repo = Path(tempfile.mkdtemp(prefix="bench-security-memo-")) / "repo"
-        build_real_repo(repo, args.files, args.days, dt.date(2026, 10, 31), seed=11)
-    end = last_day(repo)
-    days = [end - dt.timedelta(days=args.days - 1 - i) for i in range(args.days)]
+    args, repo, days = range_arguments(__doc__, "bench-security-memo-")
     first_ids, ordered = python_blobs(repo, days)
     contents = read_blobs(repo, sorted({blob for _, blob in ordered}))
 
@@ -161,10 +147,7 @@ def main() -> int:
         whole, memo = best["whole module", part], best["by statement", part]
         print(f"| {part} | {len(blobs):,} | {whole:.2f} | {memo:.2f} | {whole / memo:.2f}x |")
     print(f"findings equal on every blob: {not different}")
-    if different:
-        print("different:", *different[:10], sep="\n  ")
-        return 1
-    return 0
+    return equal_or_listed(different)
 
 
 if __name__ == "__main__":

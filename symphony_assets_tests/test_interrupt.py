@@ -104,3 +104,24 @@ def test_a_signal_stops_the_run_instead_of_retrying_the_step(busy_repo: GitRepo,
     done = re.search(r"busy\s+\S+\s+\d+/\d+ days\s+steps (\d+)/(\d+)", out)
     assert done is None or done.group(1) != done.group(2), out  # the run did not go on to its end
     assert took < 60, f"{took:.0f} s from the signal to the exit"
+
+
+def test_each_asset_links_to_its_own_function_not_to_the_guard() -> None:
+    """The guard wraps the compute of the snapshot assets; the UI's code link must still name the file
+    and line of the asset's own function (Dagster's helper would name the wrapper's file)."""
+    import dagster as dg
+
+    from symphony_assets.definitions import defs
+
+    specs = [
+        s for s in defs().resolve_all_asset_specs() if s.key.path[-1] != "gpu_samples"
+    ]  # an external asset
+    assert len(specs) > 20
+    for spec in specs:
+        links = spec.metadata["dagster/code_references"].code_references
+        assert len(links) == 1 and isinstance(links[0], dg.LocalFileCodeReference), spec.key
+        path, line = Path(links[0].file_path), links[0].line_number
+        assert path.name != "interrupts.py" and "defs" in path.parts, (spec.key, path)
+        source = path.read_text(encoding="utf-8").splitlines()
+        # The line of the decorator or the def: the function follows within its decorator's lines.
+        assert any(row.startswith("def ") for row in source[line - 1 : line + 40]), (spec.key, path, line)
