@@ -101,10 +101,11 @@ def _run(args: argparse.Namespace) -> int:
                 outcomes += run_snapshots(
                     instance, names, first, last, assets=snapshot_assets or None, on_run=progress.watch
                 )
-            lost = any(o.database_lost for o in outcomes)
-            if not lost and last == today and (not args.asset or "tracker_issues" in args.asset):
+            # After PostgreSQL was lost or the run was interrupted, nothing more starts.
+            stopped = any(o.database_lost for o in outcomes) or interrupts.interrupted()
+            if not stopped and last == today and (not args.asset or "tracker_issues" in args.asset):
                 outcomes += run_dry_reconcile(instance, names, today)
-            if not lost and last == today and (not args.asset or "gpu_utilisation" in args.asset):
+            if not stopped and last == today and (not args.asset or "gpu_utilisation" in args.asset):
                 # GPUs are sampled on the machine we run on: SYMPHONY_MACHINE, else the one label configured.
                 labels = sorted({cb.machine for cb in config.codebases})
                 machine = os.environ.get("SYMPHONY_MACHINE") or (labels[0] if len(labels) == 1 else "local")
