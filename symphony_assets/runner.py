@@ -503,7 +503,7 @@ def run_dry_reconcile(
 
 def _collect(outcome: RunOutcome, result: dg.ExecuteInProcessResult) -> None:
     if any(_interrupted_step(event) for event in result.all_events):
-        interrupts.note_interrupt()  # between steps: Dagster stopped the run itself
+        interrupts.note_interrupt(result.run_id)  # between steps: Dagster stopped the run itself
     for event in result.get_asset_materialization_events():
         mat = event.step_materialization_data.materialization
         rows = mat.metadata.get("dagster/row_count")

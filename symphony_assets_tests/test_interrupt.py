@@ -16,8 +16,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import pytest
 
+from symphony_assets.definitions import defs
+from symphony_assets.defs import interrupts
 from symphony_assets.runner import PROJECT_ROOT
 from symphony_assets_tests.gitrepo import GitRepo
 
@@ -109,9 +112,6 @@ def test_a_signal_stops_the_run_instead_of_retrying_the_step(busy_repo: GitRepo,
 def test_each_asset_links_to_its_own_function_not_to_the_guard() -> None:
     """The guard wraps the compute of the snapshot assets; the UI's code link must still name the file
     and line of the asset's own function (Dagster's helper would name the wrapper's file)."""
-    import dagster as dg
-
-    from symphony_assets.definitions import defs
 
     specs = [
         s for s in defs().resolve_all_asset_specs() if s.key.path[-1] != "gpu_samples"
@@ -125,3 +125,37 @@ def test_each_asset_links_to_its_own_function_not_to_the_guard() -> None:
         source = path.read_text(encoding="utf-8").splitlines()
         # The line of the decorator or the def: the function follows within its decorator's lines.
         assert any(row.startswith("def ") for row in source[line - 1 : line + 40]), (spec.key, path, line)
+
+
+def test_an_interrupt_stops_its_own_run_only(tmp_path: Path) -> None:
+    """Interrupted in one run, a guarded step fails without a retry and the run's later steps refuse to
+    start; the next run in the same process (a Celery worker's child runs steps of many) runs as usual."""
+
+    retry = dg.RetryPolicy(max_retries=2, delay=0)
+    hits = {"later": 0}
+
+    @dg.asset(retry_policy=retry)
+    @interrupts.stops_on_interrupt
+    def interrupted_step(context) -> int:
+        raise KeyboardInterrupt  # what Dagster's handler raises when the signal lands in compute
+
+    @dg.asset(retry_policy=retry, deps=[])
+    @interrupts.stops_on_interrupt
+    def later_step(context) -> int:
+        hits["later"] += 1
+        return 1
+
+    interrupts.reset()
+    try:
+        with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+            first = dg.materialize([interrupted_step, later_step], instance=instance, raise_on_error=False)
+            assert not first.success
+            kinds = [e.event_type for e in first.all_events]
+            assert dg.DagsterEventType.STEP_UP_FOR_RETRY not in kinds  # not retried
+            assert hits["later"] == 0  # the run's later step refused to start
+            assert interrupts.interrupted()
+
+            second = dg.materialize([later_step], instance=instance)  # another run, same process
+            assert second.success and hits["later"] == 1
+    finally:
+        interrupts.reset()
