@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
-import io
 import json
 import random
 import re
@@ -490,15 +489,7 @@ def bandit_whole_module(path: str, content: bytes) -> list[security.SecurityFind
     """bandit's findings as its own ``BanditNodeVisitor.process`` makes them: the whole module in one
     visit, no statement memo. The oracle of ``test_security_memo.py`` and the baseline of
     ``benchmarks/bench_security_memo.py``."""
-    from bandit.core import metrics as b_metrics
-    from bandit.core import node_visitor
-
-    manager = security._bandit_setup()
-    metrics = b_metrics.Metrics()
-    metrics.begin(path)
-    visitor = node_visitor.BanditNodeVisitor(
-        path, io.BytesIO(content), manager.b_ma, manager.b_ts, False, security._nosec_lines(content), metrics
-    )
+    visitor = security.new_visitor(path, content)
     visitor.process(content)
     lines = decode_source(content).splitlines()
     return sorted(

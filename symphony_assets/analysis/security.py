@@ -205,6 +205,22 @@ def _nosec_comments(content: bytes) -> dict[int, set[str] | None]:
     return out
 
 
+def new_visitor(path: str, content: bytes) -> Any:
+    """bandit's node visitor for one file, with the ``# nosec`` comments bandit would honour in it."""
+    from bandit.core import metrics as b_metrics
+    from bandit.core import node_visitor
+
+    manager = _bandit_setup()
+    # Per-file metrics, begun as bandit's manager begins them: its tester notes each ``# nosec`` there,
+    # and without a current file it fails on every suppressed finding ("internal error"). A fresh
+    # object per file, so nothing accumulates over a backfill's thousands of files.
+    metrics = b_metrics.Metrics()
+    metrics.begin(path)
+    return node_visitor.BanditNodeVisitor(
+        path, io.BytesIO(content), manager.b_ma, manager.b_ts, False, _nosec_lines(content), metrics
+    )
+
+
 #: One bandit issue of a top-level statement, lines relative to the statement's first line:
 #: (rule id, rule name, severity, confidence, line, first line, last line, message).
 _RelativeIssue = tuple[str, str, str, str, int, int, int, str]
@@ -235,19 +251,8 @@ def _bandit(path: str, content: bytes, tree: ast.Module, lines: list[str]) -> li
     and sibling links, then the whole-file tests); ``test_security_memo.py`` checks the findings against
     ``process`` itself over many files and versions.
     """
-    from bandit.core import metrics as b_metrics
-    from bandit.core import node_visitor
-
-    manager = _bandit_setup()
-    # Per-file metrics, begun as bandit's manager begins them: its tester notes each ``# nosec`` there,
-    # and without a current file it fails on every suppressed finding ("internal error"). A fresh
-    # object per file, so nothing accumulates over a backfill's thousands of files.
-    metrics = b_metrics.Metrics()
-    metrics.begin(path)
-    nosec = _nosec_lines(content)
-    visitor = node_visitor.BanditNodeVisitor(
-        path, io.BytesIO(content), manager.b_ma, manager.b_ts, False, nosec, metrics
-    )
+    visitor = new_visitor(path, content)
+    nosec = visitor.nosec_lines
     raw_lines = content.splitlines()  # ast's numbering: \n, \r\n and \r end a line, nothing else does
     file_key = _file_key(path, content)
     out: list[SecurityFinding] = []
@@ -344,8 +349,10 @@ def _reads_the_module(visitor: Any) -> bool:
 
 
 def _recall(key: bytes | None) -> _StatementScan | None:
-    scan = _STATEMENT_MEMO.get(key) if key is not None else None
-    if scan is not None and key is not None:
+    if key is None:
+        return None
+    scan = _STATEMENT_MEMO.get(key)
+    if scan is not None:
         _STATEMENT_MEMO.move_to_end(key)
     return scan
 
@@ -433,7 +440,8 @@ def _fallback(content: bytes, lines: list[str]) -> list[SecurityFinding]:
                 strings.append(node)
             continue
         fn = node.child_by_field_name("function")
-        rules = [_CALL_RULES[node_text(fn)]] if fn is not None and node_text(fn) in _CALL_RULES else []
+        callee = node_text(fn) if fn is not None else ""
+        rules = [_CALL_RULES[callee]] if callee in _CALL_RULES else []
         args = node.child_by_field_name("arguments")
         for kw in args.children if args is not None else ():
             if kw.type != "keyword_argument":
