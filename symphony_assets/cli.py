@@ -34,14 +34,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     # command: outside a run as KeyboardInterrupt, inside one through Dagster's own handler.
     stops = (signal.SIGINT, signal.SIGTERM)
     previous = {sig: signal.signal(sig, signal.default_int_handler) for sig in stops}
+    interrupts.reset()
     try:
-        return _run(args)
+        code = _run(args)
     except KeyboardInterrupt:
-        _err(interrupts.MESSAGE)
-        return 130
+        interrupts.note_interrupt()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if interrupts.interrupted():
+        _err(interrupts.MESSAGE)
+        return 130  # as a shell reports a command stopped by Ctrl-C
+    return code
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -118,11 +122,7 @@ def _run(args: argparse.Namespace) -> int:
         outcomes.append(RunOutcome("(all)", "", False, error=database_lost_message(exc), database_lost=True))
     if any(o.database_lost for o in outcomes):
         runs = []  # no findings summary of a run cut short: its lines say what happened and what to do
-    code = report_run(args, outcomes, runs, names, first, last)
-    if interrupts.interrupted():
-        _err(interrupts.MESSAGE)
-        return 130  # as a shell reports a command stopped by Ctrl-C
-    return code
+    return report_run(args, outcomes, runs, names, first, last)
 
 
 def hold_connections(instance: Any) -> None:
