@@ -27,8 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _realrepo import equal_or_listed, range_arguments  # noqa: E402
-from bench_security_memo import range_blobs, read_blobs  # noqa: E402
+from _realrepo import equal_or_listed, range_arguments, range_blobs, read_blobs  # noqa: E402
 
 from symphony_assets.analysis import agents  # noqa: E402
 
@@ -36,7 +35,7 @@ from symphony_assets.analysis import agents  # noqa: E402
 def full_load(path: str, content: bytes) -> list[agents.Declaration]:
     if len(content) > agents.MAX_CONFIG_BYTES:
         return []
-    return agents._declarations(path, content, set(), set(agents.DEFAULT_MAP_KEYS))
+    return agents._declarations(path, content.decode("utf-8", "replace"), set(), set(agents.DEFAULT_MAP_KEYS))
 
 
 def main() -> int:

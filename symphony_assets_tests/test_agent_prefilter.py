@@ -18,7 +18,8 @@ LIST_KEYS: tuple[tuple[str, ...], ...] = ((), ("agents",), ("services", "extra")
 
 def _full(path: str, content: bytes, list_keys: Sequence[str]) -> list[agents.Declaration]:
     wanted = set(list_keys)
-    return agents._declarations(path, content, wanted, wanted or set(agents.DEFAULT_MAP_KEYS))
+    text = content.decode("utf-8", "replace")
+    return agents._declarations(path, text, wanted, wanted or set(agents.DEFAULT_MAP_KEYS))
 
 
 def _same(text: str) -> bool:

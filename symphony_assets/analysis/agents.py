@@ -92,8 +92,7 @@ def config_kind(path: str) -> str:
     return "json" if path.lower().endswith(".json") else "yaml"
 
 
-def _load(path: str, content: bytes) -> list[Any]:
-    text = content.decode("utf-8", "replace")
+def _load(path: str, text: str) -> list[Any]:
     # A file nested deeper than the interpreter's stack (the hostile corpus has one) is not a startup
     # configuration: RecursionError means "none here", like a syntax error.
     if config_kind(path) == "json":
@@ -223,12 +222,13 @@ def declarations(path: str, content: bytes, list_keys: Sequence[str] = ()) -> li
         return []
     wanted = set(list_keys)
     map_keys = wanted or set(DEFAULT_MAP_KEYS)
-    if config_kind(path) == "yaml" and not _may_declare(content.decode("utf-8", "replace"), wanted, map_keys):
+    text = content.decode("utf-8", "replace")
+    if config_kind(path) == "yaml" and not _may_declare(text, wanted, map_keys):
         return []
-    return _declarations(path, content, wanted, map_keys)
+    return _declarations(path, text, wanted, map_keys)
 
 
-def _declarations(path: str, content: bytes, wanted: set[str], map_keys: set[str]) -> list[Declaration]:
+def _declarations(path: str, text: str, wanted: set[str], map_keys: set[str]) -> list[Declaration]:
     found: list[Declaration] = []
     budget = [MAX_NODES]  # aliases share nodes; the walk is bounded however often they repeat
 
@@ -256,7 +256,7 @@ def _declarations(path: str, content: bytes, wanted: set[str], map_keys: set[str
                 if k != "__line__":
                     walk(v, str(k), depth + 1)
 
-    for doc in _load(path, content):
+    for doc in _load(path, text):
         walk(doc, None)
     return found
 
