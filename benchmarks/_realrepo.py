@@ -366,3 +366,52 @@ def equal_or_listed(different: list[str]) -> int:
         print("different:", *different[:10], sep="\n  ")
         return 1
     return 0
+
+
+def _git_output(repo: Path, *args: str) -> bytes:
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, check=True).stdout
+
+
+def range_blobs(
+    repo: Path, days: list[dt.date], suffixes: tuple[str, ...]
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """The first day's blob ids, and every (path, blob id) of the range in prefetch order, for the paths
+    ending in one of ``suffixes``."""
+    versions: dict[str, list[str]] = {}
+    first: list[str] = []
+    for index, day in enumerate(days):
+        commit = (
+            _git_output(repo, "rev-list", "-1", f"--before={day}T23:59:59+00:00", "HEAD").decode().strip()
+        )
+        if not commit:
+            continue
+        for record in _git_output(repo, "ls-tree", "-r", "-z", commit).split(b"\0"):
+            if not record:
+                continue
+            meta, path_bytes = record.split(b"\t", 1)
+            path = path_bytes.decode("utf-8", "surrogateescape")
+            if meta.split()[1] != b"blob" or not path.endswith(suffixes):
+                continue
+            blob = meta.split()[2].decode()
+            seen = versions.setdefault(path, [])
+            if blob not in seen:
+                seen.append(blob)
+            if index == 0:
+                first.append(blob)
+    ordered = [(path, blob) for path in sorted(versions) for blob in versions[path]]
+    return first, ordered
+
+
+def read_blobs(repo: Path, ids: list[str]) -> dict[str, bytes]:
+    out = subprocess.run(
+        ["git", "cat-file", "--batch"], cwd=repo, input="".join(f"{i}\n" for i in ids).encode(),
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    blobs, at = {}, 0
+    while at < len(out):
+        header_end = out.index(b"\n", at)
+        blob_id, _, size = out[at:header_end].split()
+        start = header_end + 1
+        blobs[blob_id.decode()] = out[start : start + int(size)]
+        at = start + int(size) + 1
+    return blobs

@@ -23,8 +23,6 @@ this shows what the statement walk costs) and over every version of the range. C
 from __future__ import annotations
 
 import ast
-import datetime as dt
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -33,64 +31,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _realrepo import equal_or_listed, range_arguments  # noqa: E402
+from _realrepo import equal_or_listed, range_arguments, range_blobs, read_blobs  # noqa: E402
 
 from symphony_assets.analysis import security  # noqa: E402
 from symphony_assets.analysis.pysource import decode_source  # noqa: E402
 from symphony_assets_tests.oracles import bandit_whole_module, finding_order  # noqa: E402
 
 Blob = tuple[str, bytes]  # path, content
-
-
-def _git(repo: Path, *args: str) -> bytes:
-    return subprocess.run(["git", *args], cwd=repo, capture_output=True, check=True).stdout
-
-
-def python_blobs(repo: Path, days: list[dt.date]) -> tuple[list[str], list[tuple[str, str]]]:
-    return range_blobs(repo, days, (".py",))
-
-
-def range_blobs(
-    repo: Path, days: list[dt.date], suffixes: tuple[str, ...]
-) -> tuple[list[str], list[tuple[str, str]]]:
-    """The first day's blob ids, and every (path, blob id) of the range in prefetch order, for the paths
-    ending in one of ``suffixes``."""
-    versions: dict[str, list[str]] = {}
-    first: list[str] = []
-    for index, day in enumerate(days):
-        commit = _git(repo, "rev-list", "-1", f"--before={day}T23:59:59+00:00", "HEAD").decode().strip()
-        if not commit:
-            continue
-        for record in _git(repo, "ls-tree", "-r", "-z", commit).split(b"\0"):
-            if not record:
-                continue
-            meta, path_bytes = record.split(b"\t", 1)
-            path = path_bytes.decode("utf-8", "surrogateescape")
-            if meta.split()[1] != b"blob" or not path.endswith(suffixes):
-                continue
-            blob = meta.split()[2].decode()
-            seen = versions.setdefault(path, [])
-            if blob not in seen:
-                seen.append(blob)
-            if index == 0:
-                first.append(blob)
-    ordered = [(path, blob) for path in sorted(versions) for blob in versions[path]]
-    return first, ordered
-
-
-def read_blobs(repo: Path, ids: list[str]) -> dict[str, bytes]:
-    out = subprocess.run(
-        ["git", "cat-file", "--batch"], cwd=repo, input="".join(f"{i}\n" for i in ids).encode(),
-        capture_output=True, check=True,
-    ).stdout  # fmt: skip
-    blobs, at = {}, 0
-    while at < len(out):
-        header_end = out.index(b"\n", at)
-        blob_id, _, size = out[at:header_end].split()
-        start = header_end + 1
-        blobs[blob_id.decode()] = out[start : start + int(size)]
-        at = start + int(size) + 1
-    return blobs
 
 
 def whole_module(path: str, content: bytes) -> list[security.SecurityFinding]:
@@ -114,7 +61,7 @@ def timed(fn: Callable[[str, bytes], object], blobs: list[Blob]) -> tuple[float,
 
 def main() -> int:
     args, repo, days = range_arguments(__doc__, "bench-security-memo-")
-    first_ids, ordered = python_blobs(repo, days)
+    first_ids, ordered = range_blobs(repo, days, (".py",))
     contents = read_blobs(repo, sorted({blob for _, blob in ordered}))
 
     def parses(content: bytes) -> bool:
