@@ -26,7 +26,7 @@ def _verdicts(instance: dg.DagsterInstance, asset: str, check: str) -> dict[str,
     out = {}
     for record in instance.event_log_storage.get_asset_check_execution_history(key, limit=50):
         data = record.event.dagster_event.event_specific_data
-        if str(data.partition).startswith("news|"):
+        if isinstance(data, dg.AssetCheckEvaluation) and str(data.partition).startswith("news|"):
             out[str(data.partition).split("|")[1]] = bool(data.passed)
     return out
 
