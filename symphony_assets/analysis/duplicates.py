@@ -16,6 +16,8 @@ from typing import Any
 
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
+from symphony_assets.analysis import pytokens
+
 DEFAULT_SHINGLE = 5
 DEFAULT_NUM_PERM = 64
 DEFAULT_THRESHOLD = 0.8
@@ -31,7 +33,16 @@ _SKIP_TOKENS = frozenset(
 
 
 def python_tokens(content: bytes) -> list[str]:
-    """Token strings of Python source without comments and layout; words when tokenize gives up."""
+    """Token strings of Python source without comments and layout; words when tokenize gives up.
+
+    :func:`~symphony_assets.analysis.pytokens.token_strings` answers for most files at regex speed;
+    ``tokenize`` itself reads the rest.
+    """
+    fast = pytokens.token_strings(content)
+    if fast == pytokens.FAILS:
+        return text_tokens(content)
+    if fast is not None:
+        return fast
     out: list[str] = []
     try:
         for tok in tokenize.tokenize(io.BytesIO(content).readline):
