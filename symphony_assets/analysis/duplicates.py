@@ -14,7 +14,7 @@ import tokenize
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from datasketch import LeanMinHash, MinHash, MinHashLSH
+import numpy as np
 
 from symphony_assets.analysis import pytokens
 
@@ -73,7 +73,7 @@ def signature(
     """MinHash hash values of the file's token shingles (an empty list for an empty file)."""
     if not toks:
         return []
-    m = MinHash(num_perm=num_perm, seed=1, scheme=SCHEME, permutations=_permutations(num_perm))
+    m = _minhash_class()(num_perm=num_perm, seed=1, scheme=SCHEME, permutations=_permutations(num_perm))
     width = min(shingle, len(toks))
     m.update_batch(
         [
@@ -84,11 +84,20 @@ def signature(
     return [int(v) for v in m.hashvalues]
 
 
+def _minhash_class() -> Any:
+    """datasketch's MinHash, imported only where a blob is signed (a pool worker, for new blobs):
+    the package's ``__init__`` also imports its LSH, which pulls in scipy.integrate and redis, 0.7 s
+    that a warm run, whose signatures all come from the cache, does not need to pay."""
+    from datasketch import MinHash
+
+    return MinHash
+
+
 @functools.lru_cache(maxsize=8)
 def _permutations(num_perm: int) -> Any:
     """The seed's permutations, drawn once per size (datasketch draws them for every MinHash it makes,
     a quarter of a millisecond each): the same values, so the same signatures."""
-    return MinHash(num_perm=num_perm, seed=1, scheme=SCHEME).permutations
+    return _minhash_class()(num_perm=num_perm, seed=1, scheme=SCHEME).permutations
 
 
 def similarity(a: Sequence[int], b: Sequence[int]) -> float:
@@ -98,17 +107,110 @@ def similarity(a: Sequence[int], b: Sequence[int]) -> float:
     return sum(1 for x, y in zip(a, b, strict=True) if x == y) / len(a)
 
 
-def _index(threshold: float, num_perm: int) -> MinHashLSH:
-    """An LSH index for ``threshold``, or a looser one where datasketch finds too few bands (high
-    thresholds, few permutations): candidates are confirmed on the full signatures anyway."""
+@functools.lru_cache(maxsize=32)
+def band_params(threshold: float, num_perm: int) -> tuple[int, int]:
+    """The bands and rows per band that datasketch's ``MinHashLSH`` chooses for ``threshold``: the pair
+    that minimises the false positive plus the false negative probability, equally weighted.
+
+    Computed here rather than by building datasketch's index, whose module imports scipy.integrate and
+    redis (0.7 s of a 10 s warm run) and whose index cannot keep a range's pairs from one day to the
+    next (:class:`NearPairs`). The integrands are polynomials of degree ``b * r <= num_perm``, which
+    Gauss-Legendre quadrature with ``num_perm // 2 + 1`` nodes integrates exactly; a test compares the
+    choice with datasketch's own.
+    """
+    pairs = [(b, r) for b in range(1, num_perm + 1) for r in range(1, num_perm // b + 1)]
+    bands = np.array([b for b, _ in pairs], dtype=float)[:, None]
+    rows = np.array([r for _, r in pairs], dtype=float)[:, None]
+    nodes, weights = np.polynomial.legendre.leggauss(num_perm // 2 + 1)
+
+    def integral(low: float, high: float, collide_never: bool) -> Any:
+        s = ((high - low) * nodes + (high + low)) / 2
+        missed = (1 - s[None, :] ** rows) ** bands  # no band of the pair collides
+        values = missed if collide_never else 1 - missed
+        return (values * weights[None, :]).sum(axis=1) * (high - low) / 2
+
+    error = 0.5 * integral(0.0, threshold, False) + 0.5 * integral(threshold, 1.0, True)
+    return pairs[int(np.argmin(error))]
+
+
+def _bands(threshold: float, num_perm: int) -> tuple[int, int]:
+    """:func:`band_params` for ``threshold``, or for a looser one where it gives fewer than two bands
+    (high thresholds, few permutations; datasketch refuses those): candidates are confirmed on the
+    full signatures anyway."""
     for loose in (threshold, 0.9, 0.8, 0.7, 0.5, 0.3):
-        if loose > threshold:
-            continue
-        try:
-            return MinHashLSH(threshold=loose, num_perm=num_perm)
-        except ValueError:
-            continue
-    return MinHashLSH(threshold=0.1, num_perm=num_perm)
+        if loose <= threshold and band_params(loose, num_perm)[0] >= 2:
+            return band_params(loose, num_perm)
+    return band_params(0.1, num_perm)
+
+
+class NearPairs:
+    """Near-duplicate pairs of a changing set of signatures, kept from one call to the next.
+
+    An LSH index (the signature cut into bands; two signatures are candidates when a band is equal)
+    whose confirmed pairs are remembered: whether two signatures pair depends only on the two of them,
+    so from one day of a range to the next only the signatures that changed leave the index, enter it
+    again and are queried. Each call's pairs equal a fresh index's (a test checks it).
+    """
+
+    def __init__(self, threshold: float = DEFAULT_THRESHOLD, num_perm: int = DEFAULT_NUM_PERM) -> None:
+        self.threshold = threshold
+        self.num_perm = num_perm
+        bands, rows = _bands(threshold, num_perm)
+        self._ranges = [(i * rows, (i + 1) * rows) for i in range(bands)]
+        self._buckets: list[dict[tuple[int, ...], set[str]]] = [{} for _ in range(bands)]
+        self._signatures: dict[str, tuple[int, ...]] = {}
+        #: Every indexed key's confirmed partners and their similarity (kept on both sides).
+        self._partners: dict[str, dict[str, float]] = {}
+
+    def update(
+        self, signatures: Mapping[str, Sequence[int]], wanted: Iterable[str] | None = None
+    ) -> list[tuple[str, str, float]]:
+        """Pairs ``(a, b, similarity)`` with ``a < b`` among ``signatures`` whose estimated similarity
+        reaches the threshold; ``wanted`` limits them to pairs with a member in it."""
+        usable = {k: tuple(v) for k, v in signatures.items() if len(v) == self.num_perm}
+        for key in [k for k, sig in self._signatures.items() if usable.get(k) != sig]:
+            self._remove(key)
+        added = sorted(k for k in usable if k not in self._signatures)
+        for key in added:
+            self._insert(key, usable[key])
+        for key in added:
+            self._query(key)
+        focus = set(usable) if wanted is None else set(wanted) & set(usable)
+        pairs: dict[tuple[str, str], float] = {}
+        for key in focus:
+            for other, sim in self._partners[key].items():
+                pairs[(key, other) if key < other else (other, key)] = sim
+        return [(a, b, sim) for (a, b), sim in sorted(pairs.items())]
+
+    def _insert(self, key: str, values: tuple[int, ...]) -> None:
+        self._signatures[key] = values
+        self._partners[key] = {}
+        for buckets, (start, end) in zip(self._buckets, self._ranges, strict=True):
+            buckets.setdefault(values[start:end], set()).add(key)
+
+    def _remove(self, key: str) -> None:
+        values = self._signatures.pop(key)
+        for buckets, (start, end) in zip(self._buckets, self._ranges, strict=True):
+            bucket = buckets[values[start:end]]
+            bucket.discard(key)
+            if not bucket:
+                del buckets[values[start:end]]
+        for other in self._partners.pop(key):
+            self._partners[other].pop(key, None)
+
+    def _query(self, key: str) -> None:
+        values = self._signatures[key]
+        candidates: set[str] = set()
+        for buckets, (start, end) in zip(self._buckets, self._ranges, strict=True):
+            candidates |= buckets[values[start:end]]
+        candidates.discard(key)
+        for other in candidates:
+            if other in self._partners[key]:
+                continue
+            sim = similarity(values, self._signatures[other])
+            if sim >= self.threshold:
+                self._partners[key][other] = sim
+                self._partners[other][key] = sim
 
 
 def near_pairs(
@@ -117,30 +219,8 @@ def near_pairs(
     num_perm: int = DEFAULT_NUM_PERM,
     wanted: Iterable[str] | None = None,
 ) -> list[tuple[str, str, float]]:
-    """Pairs ``(a, b, similarity)`` with ``a < b`` whose estimated similarity reaches ``threshold``.
-
-    LSH proposes candidates, each confirmed on the full signatures. ``wanted`` limits the pairs to
+    """Pairs ``(a, b, similarity)`` with ``a < b`` whose estimated similarity reaches ``threshold``,
+    from a fresh index (:class:`NearPairs` keeps one across calls). ``wanted`` limits the pairs to
     those with at least one member in it (one codebase against the rest).
     """
-    usable = {k: list(v) for k, v in signatures.items() if len(v) == num_perm}
-    if len(usable) < 2:
-        return []
-    lsh = _index(threshold, num_perm)
-    hashes: dict[str, LeanMinHash] = {}
-    for key, values in sorted(usable.items()):
-        m = LeanMinHash(seed=1, hashvalues=values, scheme=SCHEME)  # the LSH needs the values only
-        hashes[key] = m
-        lsh.insert(key, m)
-    focus = set(wanted) if wanted is not None else set(usable)
-    pairs: dict[tuple[str, str], float] = {}
-    for key in sorted(focus & set(usable)):
-        for other in lsh.query(hashes[key]):
-            if other == key:
-                continue
-            a, b = (key, str(other)) if key < str(other) else (str(other), key)
-            if (a, b) in pairs:
-                continue
-            sim = similarity(usable[a], usable[b])
-            if sim >= threshold:
-                pairs[(a, b)] = sim
-    return [(a, b, sim) for (a, b), sim in sorted(pairs.items())]
+    return NearPairs(threshold, num_perm).update(signatures, wanted)

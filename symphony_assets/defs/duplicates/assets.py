@@ -97,8 +97,16 @@ def duplicate_code(
         lambda snap, entries, cache: sign_entries(snap, entries, cache, Params.of(snap.codebase))[1],
     )
     prefetches = sign_ahead.start(own_snapshots, cache)
+    # One near-duplicate index per (threshold, permutations) for the whole range: a day re-reads only
+    # the signatures that changed since the day before.
+    indexes: dict[tuple[float, int], dup.NearPairs] = {}
     for key, name, day in run_partitions(context):
         codebase = codebase_named(name)
+        params = Params.of(codebase)
+        shape = (params.threshold, params.num_perm)
+        if shape not in indexes:
+            indexes[shape] = dup.NearPairs(*shape)
+        index = indexes[shape]
         inventories = by_codebase(inventory, day)
         own_inventory = required_input(inventories.get(name), key, "file_inventory")
         others, missing = [], []
@@ -116,7 +124,7 @@ def duplicate_code(
                 snapshots[cb.name] = take(git, cb, day)
             return snapshots[cb.name]
 
-        df, meta, stats = compute_duplicates(snapshot_of, own, others, cache, Params.of(codebase))
+        df, meta, stats = compute_duplicates(snapshot_of, own, others, cache, params, index)
         prefetches[name].settle(python_entries(own_snapshots[key]), stats)
         totals.analysed += stats.analysed
         totals.reused += stats.reused

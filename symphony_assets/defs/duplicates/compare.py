@@ -84,7 +84,10 @@ def inventory_rows(df: pd.DataFrame | None) -> dict[str, dict[str, Any]]:
     if df is None or df.empty:
         return {}
     files = df[~df["ignored"].astype(bool) & (df["git_status"] != "deleted")]
-    return {str(r["path"]): r for r in files[INVENTORY_COLUMNS].to_dict("records")}
+    # Column lists zipped into rows: half the cost of ``to_dict("records")`` on Arrow-backed columns.
+    columns = [files[c].tolist() for c in INVENTORY_COLUMNS]
+    rows = (dict(zip(INVENTORY_COLUMNS, values, strict=True)) for values in zip(*columns, strict=True))
+    return {str(r["path"]): r for r in rows}
 
 
 SnapshotOf = Callable[[Codebase], Snapshot]
@@ -147,7 +150,10 @@ def compute_duplicates(
     others: list[Side],
     cache: AnalysisCache,
     params: Params,
+    near: dup.NearPairs | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any], CacheStats]:
+    """The day's findings. ``near``, the index a range run keeps from one day to the next (built with
+    ``params``' threshold and permutations), re-reads only the signatures that changed."""
     stats = CacheStats()
     me = own.codebase
     rows: list[dict[str, Any]] = []
@@ -224,7 +230,8 @@ def compute_duplicates(
     }
     focus = [k for k in keyed if k.startswith(f"{me.name}\x00")]
     diverged_keys = {(path, s.codebase.name) for s, path in diverged}
-    for a, b, sim in dup.near_pairs(keyed, params.threshold, params.num_perm, focus):
+    near = near or dup.NearPairs(params.threshold, params.num_perm)
+    for a, b, sim in near.update(keyed, focus):
         (ca, pa), (cb, pb) = a.split("\x00", 1), b.split("\x00", 1)
         if ca != me.name:
             (ca, pa), (cb, pb) = (cb, pb), (ca, pa)
