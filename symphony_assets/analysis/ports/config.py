@@ -12,6 +12,7 @@ import yaml
 
 from symphony_assets.analysis import limits
 from symphony_assets.analysis.ports.compose import compose_ports
+from symphony_assets.analysis.ports.config_hints import json_within_limits, may_hold_sites
 from symphony_assets.analysis.ports.config_json import read_json
 from symphony_assets.analysis.ports.config_toml import read_toml
 from symphony_assets.analysis.ports.config_tree import ConfigNode
@@ -24,7 +25,7 @@ from symphony_assets.analysis.ports.config_values import (
     is_port_key,
     substitute,
 )
-from symphony_assets.analysis.ports.config_yaml import read_yaml
+from symphony_assets.analysis.ports.config_yaml import read_yaml, yaml_within_limits
 from symphony_assets.analysis.ports.endpoints import HOSTPORT, NO_PORT_SCHEMES, URL
 from symphony_assets.analysis.ports.sites import FileFormat, PortSite, skipped_site
 
@@ -36,10 +37,17 @@ _ENV_LINE = re.compile(
 def config_ports(fmt: FileFormat, text: str) -> list[PortSite]:
     if fmt == "env":
         return _line_ports(text)
+    # A text that cannot spell a site (most large reports) is not walked; JSON is then not even built,
+    # where cheap passes show the reader would not reach a limit (:mod:`.config_hints`).
+    hinted = may_hold_sites(text)
+    if not hinted and _within_limits(fmt, text):
+        return []
     try:
         roots = _load_config(fmt, text)
     except limits.LimitExceeded as exc:
         return [skipped_site(exc.reason)]
+    if not hinted:
+        return []
     if roots is None:
         return _line_ports(text)
     walk = _Walk(limits.MAX_ALIAS_EXPANSION)
@@ -65,6 +73,14 @@ def config_ports(fmt: FileFormat, text: str) -> list[PortSite]:
     if skipped is not None:
         sites.insert(0, skipped_site(skipped))
     return sites
+
+
+def _within_limits(fmt: FileFormat, text: str) -> bool:
+    """Whether :func:`_load_config` reads ``text`` without reaching a limit, known without building it
+    (JSON, and YAML through libyaml; TOML configs are small and are read)."""
+    if fmt == "json" and json_within_limits(text):
+        return True
+    return fmt in ("json", "yaml") and yaml_within_limits(text)
 
 
 def _load_config(fmt: FileFormat, text: str) -> list[ConfigNode] | None:

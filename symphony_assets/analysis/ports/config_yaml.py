@@ -29,6 +29,35 @@ def read_yaml(
     return roots
 
 
+def yaml_within_limits(text: str) -> bool:
+    """True where libyaml reads the whole text and :func:`read_yaml` would reach no limit: its events
+    are counted, not built into a tree (for a text that cannot hold sites, see ``config_hints``).
+    False where it fails or reaches one, so that the full read says which."""
+    try:
+        loader = yaml.CSafeLoader(text)
+    except (yaml.YAMLError, ValueError):
+        return False
+    nodes = depth = 0
+    try:
+        while True:
+            kind = type(loader.get_event())
+            if kind is yaml.ScalarEvent:
+                nodes += 1
+            elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+                nodes += 1
+                depth += 1
+                if depth >= limits.MAX_CONFIG_DEPTH:
+                    return False
+            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                depth -= 1
+            elif kind is yaml.StreamEndEvent or kind is type(None):
+                return nodes < limits.MAX_CONFIG_NODES
+    except (yaml.YAMLError, RecursionError, ValueError):
+        return False
+    finally:
+        loader.dispose()
+
+
 class _YamlRefused(Exception):
     """Text PyYAML's composer refuses although libyaml parses it (an undefined or duplicate anchor)."""
 
