@@ -23,6 +23,8 @@ import os
 import random
 import subprocess
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -358,6 +360,35 @@ def range_arguments(doc: str, prefix: str) -> tuple[argparse.Namespace, Path, li
         build_real_repo(repo, args.files, args.days, dt.date(2026, 10, 31), seed=11)
     end = last_commit_day(repo)
     return args, repo, [end - dt.timedelta(days=args.days - 1 - i) for i in range(args.days)]
+
+
+def best_of_rounds(
+    rounds: int, sides: dict[str, Callable[[], list[Any]]]
+) -> tuple[dict[str, float], dict[str, list[Any]]]:
+    """Each side run ``rounds`` times, alternating so both see the same machine: its best CPU time
+    (``time.process_time``) and its last results."""
+    best = dict.fromkeys(sides, float("inf"))
+    found: dict[str, list[Any]] = {}
+    for _ in range(rounds):
+        for name, run in sides.items():
+            start = time.process_time()
+            found[name] = run()
+            best[name] = min(best[name], time.process_time() - start)
+    return best, found
+
+
+def side_by_side(
+    title: str, rounds: int, best: dict[str, float], found: dict[str, list[Any]], keys: list[str], note: str
+) -> int:
+    """Print the two sides' best CPU and their ratio, then compare their results key by key (the
+    first side is the baseline); the exit status of :func:`equal_or_listed`."""
+    (before, after) = list(best)
+    different = [k for k, a, b in zip(keys, found[before], found[after], strict=True) if a != b]
+    print(f"| {title} | best CPU of {rounds} rounds (s) |\n|---|---:|")
+    for name, seconds in best.items():
+        print(f"| {name} | {seconds:.2f} |")
+    print(f"{best[before] / best[after]:.2f}x less CPU; {note}; results equal on every blob: {not different}")
+    return equal_or_listed(different)
 
 
 def equal_or_listed(different: list[str]) -> int:

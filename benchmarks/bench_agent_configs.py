@@ -20,14 +20,12 @@ blob (exit 1 otherwise).
 from __future__ import annotations
 
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _realrepo import equal_or_listed, range_arguments, range_blobs, read_blobs  # noqa: E402
+from _realrepo import best_of_rounds, range_arguments, range_blobs, read_blobs, side_by_side  # noqa: E402
 
 from symphony_assets.analysis import agents  # noqa: E402
 
@@ -46,27 +44,20 @@ def main() -> int:
     yaml_mb = sum(len(c) for p, c in blobs if not p.endswith(".json")) / 1e6
     print(f"{repo}: {len(blobs)} configuration blob versions over {args.days} days, "
           f"{sum(len(c) for _, c in blobs) / 1e6:.0f} MB ({yaml_mb:.0f} MB of YAML)")  # fmt: skip
-    sides: dict[str, Callable[[str, bytes], list[agents.Declaration]]] = {
-        "full load": full_load,
-        "with the skip": agents.declarations,
+    sides = {
+        "full load": lambda: [full_load(path, content) for path, content in blobs],
+        "with the skip": lambda: [agents.declarations(path, content) for path, content in blobs],
     }
-    best = dict.fromkeys(sides, float("inf"))
-    found: dict[str, list[list[agents.Declaration]]] = {}
-    for _ in range(args.rounds):
-        for name, fn in sides.items():
-            start = time.process_time()
-            found[name] = [fn(path, content) for path, content in blobs]
-            best[name] = min(best[name], time.process_time() - start)
-    different = [
-        p for (p, _), a, b in zip(blobs, found["full load"], found["with the skip"], strict=True) if a != b
-    ]
+    best, found = best_of_rounds(args.rounds, sides)
     declared = sum(1 for d in found["full load"] if d)
-    print(f"| agent_registry reading | best CPU of {args.rounds} rounds (s) |\n|---|---:|")
-    for name, seconds in best.items():
-        print(f"| {name} | {seconds:.2f} |")
-    print(f"{best['full load'] / best['with the skip']:.2f}x less CPU; {declared} blobs declare agents; "
-          f"declarations equal on every blob: {not different}")  # fmt: skip
-    return equal_or_listed(different)
+    return side_by_side(
+        "agent_registry reading",
+        args.rounds,
+        best,
+        found,
+        [p for p, _ in blobs],
+        f"{declared} blobs declare agents",
+    )
 
 
 if __name__ == "__main__":

@@ -19,13 +19,13 @@ every blob (exit 1 otherwise).
 from __future__ import annotations
 
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _realrepo import equal_or_listed, range_arguments, range_blobs, read_blobs  # noqa: E402
+from _realrepo import best_of_rounds, range_arguments, range_blobs, read_blobs, side_by_side  # noqa: E402
 
 from symphony_assets.analysis.ports import config  # noqa: E402
 from symphony_assets.analysis.ports.extract import extract_ports  # noqa: E402
@@ -40,26 +40,25 @@ def main() -> int:
     print(f"{repo}: {len(blobs)} configuration blob versions over {args.days} days, "
           f"{sum(len(c) for _, c in blobs) / 1e6:.0f} MB")  # fmt: skip
     check = config.may_hold_sites
-    sides = {"full read": lambda text: True, "with the skip": check}
-    best = dict.fromkeys(sides, float("inf"))
-    found: dict[str, list[list[PortSite]]] = {}
-    for _ in range(args.rounds):
-        for name, may_hold in sides.items():
-            config.may_hold_sites = may_hold  # type: ignore[assignment]
-            start = time.process_time()
-            found[name] = [extract_ports(path, content) for path, content in blobs]
-            best[name] = min(best[name], time.process_time() - start)
-    config.may_hold_sites = check
+
+    def read(may_hold: Callable[[str], bool]) -> list[list[PortSite]]:
+        config.may_hold_sites = may_hold  # type: ignore[assignment]
+        try:
+            return [extract_ports(path, content) for path, content in blobs]
+        finally:
+            config.may_hold_sites = check
+
+    sides = {"full read": lambda: read(lambda text: True), "with the skip": lambda: read(check)}
+    best, found = best_of_rounds(args.rounds, sides)
     skipped = sum(1 for _, content in blobs if not check(content.decode("utf-8", "replace")))
-    different = [
-        p for (p, _), a, b in zip(blobs, found["full read"], found["with the skip"], strict=True) if a != b
-    ]
-    print(f"| port_map reading | best CPU of {args.rounds} rounds (s) |\n|---|---:|")
-    for name, seconds in best.items():
-        print(f"| {name} | {seconds:.2f} |")
-    print(f"{best['full read'] / best['with the skip']:.2f}x less CPU; {skipped} blobs cannot hold a site; "
-          f"sites equal on every blob: {not different}")  # fmt: skip
-    return equal_or_listed(different)
+    return side_by_side(
+        "port_map reading",
+        args.rounds,
+        best,
+        found,
+        [p for p, _ in blobs],
+        f"{skipped} blobs cannot hold a site",
+    )
 
 
 if __name__ == "__main__":

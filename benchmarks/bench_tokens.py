@@ -23,13 +23,12 @@ import io
 import sys
 import time
 import tokenize
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _realrepo import equal_or_listed, range_arguments, range_blobs, read_blobs  # noqa: E402
+from _realrepo import best_of_rounds, range_arguments, range_blobs, read_blobs, side_by_side  # noqa: E402
 
 from symphony_assets.analysis import duplicates, pytokens  # noqa: E402
 
@@ -51,34 +50,20 @@ def main() -> int:
     blobs = [contents[blob] for _, blob in ordered]
     print(f"{repo}: {len(blobs)} Python blob versions over {args.days} days, "
           f"{sum(len(c) for c in blobs) / 1e6:.0f} MB")  # fmt: skip
-    sides: dict[str, Callable[[bytes], list[str]]] = {
-        "tokenize": by_tokenize,
-        "regex pass": duplicates.python_tokens,
+    sides = {
+        "tokenize": lambda: [by_tokenize(content) for content in blobs],
+        "regex pass": lambda: [duplicates.python_tokens(content) for content in blobs],
     }
-    best = dict.fromkeys(sides, float("inf"))
-    found: dict[str, list[list[str]]] = {}
-    for _ in range(args.rounds):
-        for name, fn in sides.items():
-            start = time.process_time()
-            found[name] = [fn(content) for content in blobs]
-            best[name] = min(best[name], time.process_time() - start)
+    best, found = best_of_rounds(args.rounds, sides)
     declined = sum(1 for content in blobs if pytokens.token_strings(content) is None)
     start = time.process_time()
     for tokens in found["regex pass"]:
         duplicates.signature(tokens)
     signing = time.process_time() - start
-    different = [
-        path
-        for (path, _), a, b in zip(ordered, found["tokenize"], found["regex pass"], strict=True)
-        if a != b
-    ]
-    print(f"| tokens of {len(blobs)} blobs | best CPU of {args.rounds} rounds (s) |\n|---|---:|")
-    for name, seconds in best.items():
-        print(f"| {name} | {seconds:.2f} |")
-    print(f"{best['tokenize'] / best['regex pass']:.2f}x less CPU; {declined} blobs left to tokenize; "
-          f"signatures of the same tokens {signing:.2f} s; tokens equal on every blob: "
-          f"{not different}")  # fmt: skip
-    return equal_or_listed(different)
+    note = f"{declined} blobs left to tokenize; signatures of the same tokens {signing:.2f} s"
+    return side_by_side(
+        f"tokens of {len(blobs)} blobs", args.rounds, best, found, [p for p, _ in ordered], note
+    )
 
 
 if __name__ == "__main__":
