@@ -42,6 +42,8 @@ def _json_text(rng: random.Random) -> str:
         text = "[" * rng.randint(5, 12) + "1" + "]" * rng.randint(5, 12)
     elif roll < 0.35:  # wide and shallow: many nodes
         text = json.dumps({"rows": [{"n": i, "v": "x"} for i in range(rng.randint(3, 30))]})
+    elif roll < 0.4:  # lists of lists: the JSON reader counts more nodes than YAML's events
+        text = json.dumps([[i] for i in range(rng.randint(3, 30))])
     return text
 
 

@@ -78,8 +78,10 @@ def config_ports(fmt: FileFormat, text: str) -> list[PortSite]:
 def _within_limits(fmt: FileFormat, text: str) -> bool:
     """Whether :func:`_load_config` reads ``text`` without reaching a limit, known without building it
     (JSON, and YAML through libyaml; TOML configs are small and are read)."""
-    if fmt == "json" and json_within_limits(text):
-        return True
+    if fmt == "json":
+        known = json_within_limits(text)
+        if known is not None:
+            return known  # JSON the reader builds as JSON: its YAML events would count other nodes
     return fmt in ("json", "yaml") and yaml_within_limits(text)
 
 

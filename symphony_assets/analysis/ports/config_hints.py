@@ -64,9 +64,10 @@ def _occurrences(text: str, word: str) -> Iterator[int]:
         start = text.find(word, start + 1)
 
 
-def json_within_limits(text: str) -> bool:
-    """True where the text is JSON that the config reader builds without reaching a limit, so that a
-    text that cannot hold sites needs no tree at all.
+def json_within_limits(text: str) -> bool | None:
+    """For JSON, whether the config reader builds it without reaching a limit, so that a text that
+    cannot hold sites needs no tree at all; None where the text is not JSON (the reader goes on to
+    YAML, whose nodes count differently).
 
     Decided from C-speed passes: the JSON parser (with hooks that convert nothing), character counts
     bounding the nodes, and the nesting of the brackets outside strings.
@@ -74,7 +75,7 @@ def json_within_limits(text: str) -> bool:
     try:
         json.loads(text, parse_int=len, parse_float=len, parse_constant=len)
     except (ValueError, RecursionError):
-        return False
+        return None
     containers = text.count("{") + text.count("[")
     # The reader counts each container once for itself and once as a member, each other value once;
     # a member needs a comma or an opening bracket before it.
