@@ -489,7 +489,7 @@ def bandit_whole_module(path: str, content: bytes) -> list[security.SecurityFind
     """bandit's findings as its own ``BanditNodeVisitor.process`` makes them: the whole module in one
     visit, no statement memo. The oracle of ``test_security_memo.py`` and the baseline of
     ``benchmarks/bench_security_memo.py``."""
-    visitor = security.new_visitor(path, content)
+    visitor = security.new_visitor(path, content, lean=False)
     visitor.process(content)
     lines = decode_source(content).splitlines()
     return sorted(

@@ -205,20 +205,66 @@ def _nosec_comments(content: bytes) -> dict[int, set[str] | None]:
     return out
 
 
-def new_visitor(path: str, content: bytes) -> Any:
-    """bandit's node visitor for one file, with the ``# nosec`` comments bandit would honour in it."""
+def new_visitor(path: str, content: bytes, lean: bool = True) -> Any:
+    """bandit's node visitor for one file, with the ``# nosec`` comments bandit would honour in it.
+
+    ``lean``: the visitor that skips the nodes no test reads (:func:`_lean_visitor_class`); False gives
+    bandit's own ``BanditNodeVisitor`` (the oracle of the tests and the benchmark's baseline)."""
     from bandit.core import metrics as b_metrics
     from bandit.core import node_visitor
 
     manager = _bandit_setup()
+    cls = _lean_visitor_class() if lean else node_visitor.BanditNodeVisitor
     # Per-file metrics, begun as bandit's manager begins them: its tester notes each ``# nosec`` there,
     # and without a current file it fails on every suppressed finding ("internal error"). A fresh
     # object per file, so nothing accumulates over a backfill's thousands of files.
     metrics = b_metrics.Metrics()
     metrics.begin(path)
-    return node_visitor.BanditNodeVisitor(
-        path, io.BytesIO(content), manager.b_ma, manager.b_ts, False, _nosec_lines(content), metrics
-    )
+    return cls(path, io.BytesIO(content), manager.b_ma, manager.b_ts, False, _nosec_lines(content), metrics)
+
+
+@functools.lru_cache(maxsize=1)
+def _lean_visitor_class() -> type:
+    """bandit's node visitor without its cost for the nodes no test reads.
+
+    For every node, bandit builds a context dict, computes its line range, formats debug messages and
+    runs the tests registered for its type, and most types (``Name``, ``Load``, ``Attribute``,
+    ``Compare``: 93% of the nodes of real code) have none and no ``visit_`` method, so all of that is
+    thrown away. This visitor still links every node to its parent and sibling, in the same order (the
+    tests read those links), and visits in full, through bandit's own methods, every node of a type
+    that has tests or a ``visit_`` method, and string and bytes constants (``visit_Constant`` does
+    nothing for the others). One frame per level of nesting, as bandit's ``generic_visit``, so a deep
+    file fails where bandit's would. ``test_security_memo.py`` compares it with bandit's own visitor;
+    ``benchmarks/bench_security_memo.py`` measures it.
+    """
+    from bandit.core import node_visitor
+
+    tested = {name for name, tests in _bandit_setup().b_ts.tests.items() if tests}
+    methods = {name[len("visit_") :] for name in dir(node_visitor.BanditNodeVisitor) if name.startswith("visit_")}
+    loud = frozenset((tested | methods) - {"Constant"})
+    strings = (str, bytes)
+
+    class LeanNodeVisitor(node_visitor.BanditNodeVisitor):  # type: ignore[misc]
+        def generic_visit(self, node: ast.AST) -> None:
+            for _, value in ast.iter_fields(node):
+                if isinstance(value, list):
+                    last = len(value) - 1
+                    items = [(i, item) for i, item in enumerate(value) if isinstance(item, ast.AST)]
+                else:
+                    last, items = 0, [(0, value)] if isinstance(value, ast.AST) else []
+                for index, item in items:
+                    item._bandit_sibling = value[index + 1] if index < last else None
+                    item._bandit_parent = node
+                    name = type(item).__name__
+                    if name in loud or (name == "Constant" and isinstance(item.value, strings)):
+                        if self.pre_visit(item):
+                            self.visit(item)
+                            self.generic_visit(item)
+                            self.post_visit(item)
+                    else:
+                        self.generic_visit(item)
+
+    return LeanNodeVisitor
 
 
 #: One bandit issue of a top-level statement, lines relative to the statement's first line:
@@ -243,7 +289,9 @@ _STATEMENT_MEMO: OrderedDict[bytes, _StatementScan] = OrderedDict()
 STATEMENT_MEMO_SIZE = 20_000
 
 
-def _bandit(path: str, content: bytes, tree: ast.Module, lines: list[str]) -> list[SecurityFinding]:
+def _bandit(
+    path: str, content: bytes, tree: ast.Module, lines: list[str], lean: bool = True
+) -> list[SecurityFinding]:
     """bandit's node visitor over ``tree`` (``ast.parse(content)``), one top-level statement at a time,
     taking the findings of a statement met before from :data:`_STATEMENT_MEMO`.
 
@@ -251,7 +299,7 @@ def _bandit(path: str, content: bytes, tree: ast.Module, lines: list[str]) -> li
     and sibling links, then the whole-file tests); ``test_security_memo.py`` checks the findings against
     ``process`` itself over many files and versions.
     """
-    visitor = new_visitor(path, content)
+    visitor = new_visitor(path, content, lean)
     nosec = visitor.nosec_lines
     raw_lines = content.splitlines()  # ast's numbering: \n, \r\n and \r end a line, nothing else does
     file_key = _file_key(path, content)
