@@ -101,8 +101,9 @@ def main() -> int:
         for index, (path, _) in enumerate(every)
         if any(found[name][index] != found["whole module"][index] for name in sides)
     ]
-    print(f"| bandit over | blobs | whole module, best CPU of {args.rounds} (s) | by statement, bandit's visitor"
-          " (s) | by statement, lean visitor (s) | whole / lean | bandit's visitor / lean |")  # fmt: skip
+    print(f"| bandit over | blobs | whole module, best CPU of {args.rounds} (s) "
+          "| by statement, bandit's visitor (s) | by statement, lean visitor (s) | whole / lean "
+          "| bandit's visitor / lean |")  # fmt: skip
     print("|---|---:|---:|---:|---:|---:|---:|")
     for part, blobs in (("first day", cold), ("range", every)):
         whole = best["whole module", part]

@@ -331,9 +331,10 @@ def test_merges_and_clock_skew_fall_back_to_per_day_logs(tmp_path: Path) -> None
 
 
 def test_one_pass_facts_equal_each_extractor_alone() -> None:
-    """The facts pass parses a blob once for imports, ports and the code assets (with a run's radon
-    memo); each part must be what that extractor gives on its own, for real files, edited versions of
-    them, and odd ones (Python 2, a def inside a string, GPU words, CRLF, Latin-1, merge markers)."""
+    """The facts pass parses a blob once for imports, ports, the code assets (with a run's radon
+    memo) and bandit; each part must be what that extractor gives on its own, for real files, edited
+    versions of them, and odd ones (Python 2, a def inside a string, GPU words, CRLF, Latin-1, merge
+    markers, bandit findings)."""
     import pathlib
     import random
     from dataclasses import asdict
@@ -341,9 +342,10 @@ def test_one_pass_facts_equal_each_extractor_alone() -> None:
     import radon
 
     import symphony_assets.analysis as analysis
-    from symphony_assets.analysis.facts import CODE, IMPORTS, PORTS, analyse_python, python_facts
+    from symphony_assets.analysis.facts import CODE, IMPORTS, PORTS, SECURITY, analyse_python, python_facts
     from symphony_assets.analysis.imports.extract import extract_imports
     from symphony_assets.analysis.ports.extract import extract_ports
+    from symphony_assets.analysis.security import scan_file
 
     rng = random.Random(9)
     marker = ("TO" + "DO").encode()
@@ -357,6 +359,8 @@ def test_one_pass_facts_equal_each_extractor_alone() -> None:
         b"import zmq\n<<<<<<< HEAD\nPORT = 5555\n=======\nPORT = 5556\n>>>>>>> b\nsock.bind(f'tcp://*:{PORT}')\n",
         b"import os, zmq\ndef f(:\n    s.connect('tcp://localhost:7000')\n"
         b"try:\n    import yaml\nexcept:\n    pass\n",
+        b"import pickle, subprocess\nPASSWORD = 'hunter2-Secret'\n\n\ndef f(x, password='s3cret-Value'):\n"
+        b"    subprocess.call(x, shell=True)  # nosec B602\n    return pickle.loads(x) or eval(x)\n",
     ]
     for path in sorted(pathlib.Path(radon.__file__).parent.rglob("*.py")) + sorted(
         pathlib.Path(analysis.__file__).parent.glob("*.py")
@@ -378,12 +382,20 @@ def test_one_pass_facts_equal_each_extractor_alone() -> None:
         sources.append(b"\n".join(lines))
     blocks: dict[str, Any] = {}
     broken = 0
-    for source in sources:
-        facts = python_facts(source, 1_000_000, blocks)
+    found = 0
+    for index, source in enumerate(sources):
+        path = f"pkg/m{index}.py"
+        facts = python_facts(source, 1_000_000, blocks, path)
         assert facts[CODE] == analyse_python(source, 1_000_000)
         assert facts[IMPORTS] == extract_imports(source).to_dict()
         assert facts[PORTS] == [asdict(s) for s in extract_ports("x.py", source)]
+        assert facts[SECURITY] == scan_file(path, source).to_dict()
         broken += facts[CODE]["parse"] is not None
+        found += len(facts[SECURITY]["findings"])
+    assert found > 20  # bandit and the fallback reported, not only empty scans
+    assert SECURITY not in python_facts(sources[0], 1_000_000) and SECURITY not in python_facts(
+        sources[0], 1_000_000, None, "bin/tool"
+    )  # bandit's part needs the path of a Python file
     assert broken >= 3 and len(blocks) > 100  # recovered files and the radon memo were both exercised
     assert python_facts(sources[-3], 100, blocks)[CODE]["complexity"]["status"] == "too_large"
     broken_file = python_facts(sources[7], 1_000_000)  # one recovery feeds all three parts

@@ -3,9 +3,10 @@
 :func:`python_facts` parses a blob once (and, when ``ast`` rejects it, recovers it once) and hands
 that tree to every extractor: the imports of ``import_graph``, the port sites of ``port_map``, and
 the markers, per-function complexity, exception handlers, GPU sites and parse status of the code
-multi-asset (``todo_list``, ``code_complexity``, ``code_findings``). Each part is cached under its
-own analyser key, so an asset reads only its part, and the first asset to meet a blob fills all of
-them (:func:`symphony_assets.resources.python_facts.python_facts_results`).
+multi-asset (``todo_list``, ``code_complexity``, ``code_findings``), and bandit's findings of
+``security_findings``. Each part is cached under its own analyser key, so an asset reads only its
+part, and the first asset to meet a blob fills all of them
+(:func:`symphony_assets.resources.python_facts.python_facts_results`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from symphony_assets.analysis import complexity
+from symphony_assets.analysis import complexity, security
 from symphony_assets.analysis.complexity import ComplexityReport, function_complexity
 from symphony_assets.analysis.findings import BroadExcept, GpuSite, broad_excepts, gpu_sites
 from symphony_assets.analysis.imports.extract import extract_imports
@@ -22,8 +23,8 @@ from symphony_assets.analysis.ports.extract import python_ports
 from symphony_assets.analysis.pysource import ParseOutcome, Recovered, parse_python, recover_python
 from symphony_assets.analysis.todos import TodoItem, extract_todos
 
-#: The parts of :func:`python_facts`' result.
-CODE, IMPORTS, PORTS = "code", "imports", "ports"
+#: The parts of :func:`python_facts`' result (``security`` only for a path bandit reads).
+CODE, IMPORTS, PORTS, SECURITY = "code", "imports", "ports", "security"
 
 
 @dataclass(frozen=True)
@@ -49,22 +50,28 @@ class FileFacts:
 
 
 def python_facts(
-    content: bytes, max_bytes: int, blocks: complexity.BlockMemo | None = None
+    content: bytes, max_bytes: int, blocks: complexity.BlockMemo | None = None, path: str | None = None
 ) -> dict[str, Any]:
     """Every part for one Python blob, from one parse (and at most one recovery).
 
     Equal, part by part, to the extractors run alone (a test checks it): ``code`` is
     :func:`analyse_python`, ``imports`` :func:`~symphony_assets.analysis.imports.extract.extract_imports`,
-    ``ports`` :func:`~symphony_assets.analysis.ports.extract.python_ports`.
+    ``ports`` :func:`~symphony_assets.analysis.ports.extract.python_ports`, and, when ``path`` is given
+    and names a Python file, ``security`` :func:`~symphony_assets.analysis.security.scan_file` (bandit
+    reads the file name: module names, skips).
     """
     outcome = parse_python(content)
     recovered = recover_python(content, outcome)
-    return {
+    facts = {
         IMPORTS: extract_imports(content, outcome, recovered).to_dict(),
         PORTS: [asdict(site) for site in python_ports(content, outcome, recovered)],
-        # Last: radon and the scans only read the tree, but nothing after them needs it untouched.
+        # Radon and the scans only read the tree, but nothing after them needs it untouched.
         CODE: analyse_python(content, max_bytes, blocks, outcome, recovered),
     }
+    if path is not None and security.is_python(path):
+        # Last: bandit links every node of the tree to its parent and sibling.
+        facts[SECURITY] = security.scan_file(path, content, outcome).to_dict()
+    return facts
 
 
 def analyse_python(

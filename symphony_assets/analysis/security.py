@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from symphony_assets.analysis.pysource import (
+    ParseOutcome,
     decode_source,
     in_error,
     iter_nodes,
@@ -41,6 +42,20 @@ LOG = logging.getLogger(__name__)
 
 #: Bump when results change shape or meaning (the per-blob cache is keyed by it).
 ANALYSER_VERSION = "1"
+#: The blob cache's analyser for Python files' scans (text files: ``security_findings:text``).
+PYTHON_ANALYSER = "security_findings:python"
+
+
+def analyser_version() -> str:
+    """The cache version: ours and bandit's own, since bandit's rules decide the results."""
+    try:
+        from importlib.metadata import version
+
+        bandit_version = version("bandit")
+    except Exception:  # noqa: BLE001 - any metadata failure only means the cache key is less precise
+        bandit_version = "unknown"
+    return f"{ANALYSER_VERSION}:bandit-{bandit_version}"
+
 
 VIA_BANDIT = "bandit"
 VIA_FALLBACK = "tree-sitter"
@@ -132,15 +147,18 @@ def wants_scan(path: str) -> bool:
     return name.endswith(SECRET_SUFFIXES) or name.startswith(".env")
 
 
-def scan_file(path: str, content: bytes) -> FileScan:
-    """Every security finding of one file; never raises on bad input."""
+def scan_file(path: str, content: bytes, outcome: ParseOutcome | None = None) -> FileScan:
+    """Every security finding of one file; never raises on bad input.
+
+    ``outcome``: ``parse_python(content)`` when the caller parsed already (the facts pass); bandit then
+    visits that tree, so nothing may read it untouched after this (bandit links nodes to parents)."""
     text = decode_source(content)
     lines = text.splitlines()
     findings: list[SecurityFinding] = []
     parse_error: str | None = None
     parse_line: int | None = None
     if is_python(path):
-        outcome = parse_python(content, detect_python2=False)
+        outcome = outcome or parse_python(content, detect_python2=False)
         if outcome.tree is not None:
             try:
                 findings += _bandit(path, content, outcome.tree, lines)
@@ -240,13 +258,14 @@ def _lean_visitor_class() -> type:
     from bandit.core import node_visitor
 
     tested = {name for name, tests in _bandit_setup().b_ts.tests.items() if tests}
-    methods = {name[len("visit_") :] for name in dir(node_visitor.BanditNodeVisitor) if name.startswith("visit_")}
+    methods = {name[6:] for name in dir(node_visitor.BanditNodeVisitor) if name.startswith("visit_")}
     loud = frozenset((tested | methods) - {"Constant"})
     strings = (str, bytes)
 
     class LeanNodeVisitor(node_visitor.BanditNodeVisitor):  # type: ignore[misc]
         def generic_visit(self, node: ast.AST) -> None:
             for _, value in ast.iter_fields(node):
+                items: list[tuple[int, Any]]  # nodes given bandit's own attributes
                 if isinstance(value, list):
                     last = len(value) - 1
                     items = [(i, item) for i, item in enumerate(value) if isinstance(item, ast.AST)]

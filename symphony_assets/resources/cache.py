@@ -182,14 +182,16 @@ def analyse_facets(
     """:func:`analyse_files` for one pass over a blob that yields several parts (one per facet).
 
     Only ``wanted``'s part is looked up and returned, but every blob analysed here stores all of its
-    parts, so the other assets that need them find them cached instead of parsing the blob again.
+    parts, so the other assets that need them find them cached instead of parsing the blob again. A
+    part ``fn`` leaves out for a blob (one that depends on the path it was met at) is not stored.
     """
     results, computed, fresh, stats = _reuse_or_run(
         snapshot, entries, cache, wanted.analyser, wanted.version, fn, workers
     )
     results.update((path, parts[wanted.part]) for path, parts in computed.items())
     for facet in facets:
-        cache.put_many(facet.analyser, facet.version, {b: parts[facet.part] for b, parts in fresh.items()})
+        found = {b: parts[facet.part] for b, parts in fresh.items() if facet.part in parts}
+        cache.put_many(facet.analyser, facet.version, found)
     return _in_entry_order(entries, results), stats
 
 

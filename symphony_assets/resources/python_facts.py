@@ -1,9 +1,10 @@
 """Python files' facts through the blob cache: one pass per blob for every code asset.
 
-``import_graph``, ``port_map`` and the code multi-asset each ask for their part of
-:func:`~symphony_assets.analysis.facts.python_facts`. Whichever of them meets a blob first parses it
-once and stores every part under that part's analyser key; the others then reuse it. The keys are
-the ones each asset used before this pass was shared, so results cached earlier stay valid.
+``import_graph``, ``port_map``, ``dependency_usage``, ``security_findings`` and the code multi-asset
+each ask for their part of :func:`~symphony_assets.analysis.facts.python_facts`. Whichever of them
+meets a blob first parses it once and stores every part under that part's analyser key; the others
+then reuse it. The keys are the ones each asset used before this pass was shared, so results cached
+earlier stay valid.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from symphony_assets.analysis import complexity, findings, todos
+from symphony_assets.analysis import complexity, findings, security, todos
 from symphony_assets.analysis import facts as python
 from symphony_assets.analysis.imports import extract as imports_extract
 from symphony_assets.analysis.ports import extract as ports_extract
@@ -38,13 +39,14 @@ def facets(max_bytes: int) -> dict[str, Facet]:
         python.CODE: Facet(python.CODE, CODE_ANALYSER, f"{code_version}:{max_bytes}"),
         python.IMPORTS: Facet(python.IMPORTS, IMPORTS_ANALYSER, imports_extract.ANALYSER_VERSION),
         python.PORTS: Facet(python.PORTS, PORTS_ANALYSER, ports_extract.ANALYSER_VERSION),
+        python.SECURITY: Facet(python.SECURITY, security.PYTHON_ANALYSER, security.analyser_version()),
     }
 
 
 def _facts_of(
-    _entry: FileEntry, content: bytes, max_bytes: int, blocks: complexity.BlockMemo | None
+    entry: FileEntry, content: bytes, max_bytes: int, blocks: complexity.BlockMemo | None
 ) -> dict[str, Any]:
-    return python.python_facts(content, max_bytes, blocks)
+    return python.python_facts(content, max_bytes, blocks, entry.path)
 
 
 def facts_fn(max_bytes: int, blocks: complexity.BlockMemo | None = None) -> Callable[[FileEntry, bytes], Any]:

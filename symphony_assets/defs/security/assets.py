@@ -2,6 +2,8 @@
 
 Scanning depends only on a file's bytes, so it goes through the blob cache keyed by (analyser,
 version, blob id); the version includes bandit's own version, since its rules decide the results.
+Python files are scanned in the shared facts pass (:mod:`..resources.python_facts`): bandit visits
+the tree the other code assets' extractors read, so a blob is parsed once for all of them.
 Which rules count is decided per codebase after the cache (``security: {skip_rules: [B101],
 min_severity: LOW}``), so changing it needs no rescan. Each finding carries a fingerprint from rule,
 path, snippet hash and occurrence, ``first_seen`` and ``is_new`` (see :mod:`..newness`), and the
@@ -16,7 +18,8 @@ import dagster as dg
 import pandas as pd
 
 from symphony_assets.analysis import security
-from symphony_assets.analysis.security import FileScan, scan_file, wants_scan
+from symphony_assets.analysis.facts import SECURITY
+from symphony_assets.analysis.security import FileScan, analyser_version, scan_file, wants_scan
 from symphony_assets.config import Codebase
 from symphony_assets.defs.newness import NewFindings, new_findings_spec
 from symphony_assets.defs.security.schemas import SECURITY_FINDINGS
@@ -30,27 +33,18 @@ from symphony_assets.defs.snapshots import (
     snapshot_metadata,
     take_all,
 )
-from symphony_assets.resources.cache import AnalysisCache, CacheStats, Prefetch, analyse_by_kind
+from symphony_assets.resources.cache import AnalysisCache, CacheStats, Prefetch, analyse_files
 from symphony_assets.resources.git import FileEntry, GitResource, Snapshot
 from symphony_assets.resources.postgres import PostgresResource
+from symphony_assets.resources.python_facts import python_facts_results
 
 DOMAIN = "security"
-ANALYSER = "security_findings"
+TEXT_ANALYSER = "security_findings:text"
 ASSET = "security_findings"
 TOP_N = 15
 DEFAULT_SKIP_RULES = ("B101",)  # assert_used: tests are full of asserts, and it drowns the rest
 SEVERITY_RANK = {"LOW": 0, "MEDIUM": 1, "HIGH": 2}
 NO_NEW_SECURITY_FINDINGS = new_findings_spec(ASSET, "security_findings")
-
-
-def analyser_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        bandit_version = version("bandit")
-    except Exception:  # noqa: BLE001 - any metadata failure only means the cache key is less precise
-        bandit_version = "unknown"
-    return f"{security.ANALYSER_VERSION}:bandit-{bandit_version}"
 
 
 def _options(codebase: Codebase) -> tuple[frozenset[str], int]:
@@ -70,11 +64,6 @@ def _entries(snapshot: Snapshot) -> list[FileEntry]:
     ]
 
 
-def _kind(path: str) -> str:
-    """bandit reads Python files only; every other file is scanned for secrets alone."""
-    return "python" if security.is_python(path) else "text"
-
-
 def _fingerprint(*parts: str) -> str:
     return hashlib.sha1("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:20]
 
@@ -87,7 +76,15 @@ def scan_blob(entry: FileEntry, content: bytes) -> dict[str, Any]:
 def _scan(
     snapshot: Snapshot, entries: list[FileEntry], cache: AnalysisCache, version: str
 ) -> tuple[dict[str, Any], CacheStats]:
-    return analyse_by_kind(snapshot, entries, cache, ANALYSER, version, scan_blob, _kind)
+    """Python files through the facts pass, every other file for secrets alone (``scan_blob``): the
+    same blob as ``tool.py`` and ``tool.txt`` is scanned once as each."""
+    python = [e for e in entries if security.is_python(e.path)]
+    text = [e for e in entries if not security.is_python(e.path)]
+    results, stats = python_facts_results(snapshot, python, cache, SECURITY)
+    found, text_stats = analyse_files(snapshot, text, cache, TEXT_ANALYSER, version, scan_blob)
+    results.update(found)
+    stats.add(text_stats)
+    return {e.path: results[e.path] for e in entries if e.path in results}, stats
 
 
 def compute_security_findings(
