@@ -107,9 +107,22 @@ def take(git: GitResource, codebase: Codebase, day: date) -> Snapshot:
 
 
 def take_all(context: dg.AssetExecutionContext, git: GitResource) -> dict[str, Snapshot]:
-    """Every partition's snapshot up front, by partition key (for a range's :class:`RangePrefetch`)."""
-    codebases = {name: codebase_named(name) for _, name, _ in run_partitions(context)}
-    return {key: take(git, codebases[name], day) for key, name, day in run_partitions(context)}
+    """Every partition's snapshot up front, by partition key (for a range's :class:`RangePrefetch`);
+    a codebase's days each built from the day before (:meth:`GitResource.snapshots`)."""
+    partitions = run_partitions(context)
+    days_of: dict[str, list[date]] = {}
+    for _, name, day in partitions:
+        days_of.setdefault(name, []).append(day)
+    taken: dict[str, dict[date, Snapshot]] = {}
+    for name, days in days_of.items():
+        codebase = codebase_named(name)
+        try:
+            taken[name] = git.snapshots(codebase, days, today=utc_today())
+        except CodebaseUnavailable as exc:
+            raise dg.Failure(description=str(exc)) from exc
+        except GitError as exc:
+            raise dg.Failure(description=f"codebase {codebase.name!r}: {exc}") from exc
+    return {key: taken[name][day] for key, name, day in partitions}
 
 
 @dataclass(frozen=True)
@@ -186,8 +199,9 @@ def materialize_days(
     carried: dict[str, Any] = {}
     # The last computed frame: ((codebase, commit), its partition key, frame, metadata).
     reusable: tuple[tuple[str, str], str, pd.DataFrame, dict[str, Any]] | None = None
-    for key, name, day in run_partitions(context):
-        snapshot = snapshots[key] if snapshots is not None else take(git, codebase_named(name), day)
+    snapshots = take_all(context, git) if snapshots is None else snapshots
+    for key, name, _day in run_partitions(context):
+        snapshot = snapshots[key]
         commit = None if snapshot.live else snapshot.commit
         if reusable is not None and commit is not None and reusable[0] == (name, commit):
             df, meta = reusable[2].copy(), _reused_metadata(reusable[3], reusable[1])

@@ -33,7 +33,7 @@ from symphony_assets.defs.snapshots import (
     output_partitions,
     run_partitions,
     snapshot_asset,
-    take,
+    take_all,
     utc_today,
 )
 from symphony_assets.lifecycle import RegistryCorrupt, remove_entries
@@ -61,9 +61,10 @@ def cleanup_candidates(
     reason. Built from the day's file_inventory, the lifecycle registry and cron/systemd targets."""
     frames: dict[str, pd.DataFrame] = {}
     metas: dict[str, dict[str, Any]] = {}
-    for key, name, day in run_partitions(context):
+    snapshots = take_all(context, git)
+    for key, name, _day in run_partitions(context):
         codebase = codebase_named(name)
-        snapshot = take(git, codebase, day)
+        snapshot = snapshots[key]
         held = held_after_restore(postgres.database().url, name) if snapshot.live else {}
         df, meta = compute_candidates(snapshot, input_for(file_inventory, key), rules_for(codebase), held)
         meta["held_after_restore"] = len(held)

@@ -36,7 +36,7 @@ from symphony_assets.defs.snapshots import (
     run_partitions,
     snapshot_asset,
     snapshot_metadata,
-    take,
+    take_all,
 )
 from symphony_assets.resources.cache import AnalysisCache, CacheStats
 from symphony_assets.resources.git import GitResource, Snapshot
@@ -178,10 +178,11 @@ def dependency_usage_asset(
     totals = CacheStats()
     frames: dict[str, pd.DataFrame] = {}
     metas: dict[str, dict[str, Any]] = {}
+    snapshots = take_all(context, git)
     for key, name, day in run_partitions(context):
         codebase = codebase_named(name)
         own = required_input(declarations, key, "dependency_declarations")
-        snapshot = take(git, codebase, day)
+        snapshot = snapshots[key]
         df, meta, stats = compute_dependency_usage(snapshot, cache, own, input_for(graph, key))
         totals.analysed += stats.analysed
         totals.reused += stats.reused
