@@ -99,6 +99,7 @@ def _build(repo: GitRepo) -> None:
     repo.write("requirements.txt", "numpy==1.26.4\npyzmq==25.1.2\n")
     repo.write("machine_b/requirements.txt", "numpy==2.0.1\n")
     repo.write("notes/old_script.py.bak", "x = 1\n")
+    repo.write("ops/crontab", "0 3 * * * cd /opt/app && python3 app/util.py\n")
     repo.commit("day 1", when=f"{DAYS[0]}T09:00:00+00:00")
 
     repo.write(
@@ -112,6 +113,8 @@ def _build(repo: GitRepo) -> None:
     repo.write("reports/lint.json", _report(3))
     repo.write("config/ports.yaml", "service:\n  port: 5555\n")
     repo.write("requirements.txt", "numpy==1.24.0\npyzmq==26.0.3\nrequests\n")
+    # automation now runs the backup: a run's memo of automation targets must see the new crontab
+    repo.write("ops/crontab", "0 3 * * * cd /opt/app && python3 notes/old_script.py.bak\n")
     repo.commit("day 3", when=f"{DAYS[2]}T09:00:00+00:00")
 
 
@@ -210,6 +213,14 @@ def test_a_range_run_equals_day_by_day_runs_for_every_asset(
         frame = ranged.read(asset, _keys(asset, day))
         return [] if frame is None else _rows(frame, [])
 
+    def rule_of(path: str, day: dt.date) -> str | None:
+        frame = ranged.read("cleanup_candidates", _keys("cleanup_candidates", day))
+        assert frame is not None
+        rules = dict(zip(frame["path"], frame["rule"], strict=True))
+        return rules.get(path)  # None: the default rule, no row
+
+    assert rule_of("notes/old_script.py.bak", DAYS[0]) != "automation"
+    assert rule_of("notes/old_script.py.bak", DAYS[2]) == "automation"
     unchanged = [a for a in CHANGED if rows(a, DAYS[0]) == rows(a, DAYS[2])]
     assert not unchanged, f"the same rows on {DAYS[0]} and {DAYS[2]}: {unchanged}"
     assert all(count(a, DAYS[0]) == count(a, DAYS[1]) for a in assets)  # no commit on day 2

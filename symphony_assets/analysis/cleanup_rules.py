@@ -352,6 +352,13 @@ def automation_targets(
 def is_automation_source(
     path: str, registry_files: Iterable[str] = DEFAULT_AUTOMATION_REGISTRY_FILES
 ) -> bool:
+    return _is_automation_source(path, tuple(registry_files))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _is_automation_source(path: str, registry_files: tuple[str, ...]) -> bool:
+    """Memoised: a range run asks for every path of every day (134,000 times for 2,200 files over 61
+    days), and each answer builds two ``PurePosixPath`` objects."""
     name = PurePosixPath(path).name
     return (
         name in set(registry_files)

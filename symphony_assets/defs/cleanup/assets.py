@@ -13,6 +13,7 @@ import dagster as dg
 import pandas as pd
 
 from symphony_assets.defs.cleanup.candidates import (
+    AutomationMemo,
     candidates_from_frame,
     compute_candidates,
     expired_candidates,
@@ -62,11 +63,13 @@ def cleanup_candidates(
     frames: dict[str, pd.DataFrame] = {}
     metas: dict[str, dict[str, Any]] = {}
     snapshots = take_all(context, git)
+    automation: AutomationMemo = {}
     for key, name, _day in run_partitions(context):
         codebase = codebase_named(name)
         snapshot = snapshots[key]
         held = held_after_restore(postgres.database().url, name) if snapshot.live else {}
-        df, meta = compute_candidates(snapshot, input_for(file_inventory, key), rules_for(codebase), held)
+        inventory = input_for(file_inventory, key)
+        df, meta = compute_candidates(snapshot, inventory, rules_for(codebase), held, automation)
         meta["held_after_restore"] = len(held)
         frames[key], metas[key] = df, meta
         context.log.info(f"{key}: {meta['candidates']} candidates, {meta['review']} for review")
