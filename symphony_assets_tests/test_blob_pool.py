@@ -196,3 +196,32 @@ def test_duplicate_code_signs_a_ranges_new_python_files_in_one_pooled_batch(
         (per_day + 1, per_day),
         (per_day + 1, 2 * per_day),
     ]
+
+
+def test_a_cached_result_is_decoded_once_per_run_and_only_while_the_cache_keeps_it() -> None:
+    """``AnalysisCache.decoded``: the same result object (what the cache hands out for a blob day after
+    day) is decoded once; an equal but new object, a failing decode, or a cache that is off (each day's
+    results new objects) decode every time."""
+    calls: list[object] = []
+
+    def decode(raw: dict[str, int]) -> tuple[int, ...]:
+        calls.append(raw)
+        if raw.get("bad"):
+            raise ValueError("damaged row")
+        return tuple(raw.values())
+
+    # The decode memo never reads the database: any handle turns the cache on.
+    cache = AnalysisCache(db=object(), enabled=True)  # type: ignore[arg-type]
+    raw = {"a": 1}
+    assert cache.decoded(raw, decode) == (1,) and cache.decoded(raw, decode) is cache.decoded(raw, decode)
+    assert len(calls) == 1
+    assert cache.decoded({"a": 1}, decode) == (1,) and len(calls) == 2  # equal, but another object
+    bad = {"bad": 1}
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            cache.decoded(bad, decode)
+    assert len(calls) == 4
+    off = AnalysisCache(db=None)
+    off.decoded(raw, decode)
+    off.decoded(raw, decode)
+    assert len(calls) == 6

@@ -13,7 +13,7 @@ import pickle
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from psycopg2.extras import Json, execute_values
 
@@ -21,6 +21,7 @@ from symphony_assets.resources.git import FileEntry, ReadResult, Snapshot
 from symphony_assets.resources.postgres import Database
 
 CACHE_ENV = "SYMPHONY_ANALYSIS_CACHE"
+T = TypeVar("T")
 
 
 @dataclass
@@ -60,6 +61,22 @@ class AnalysisCache:
             enabled = os.environ.get(CACHE_ENV, "on").lower() not in ("off", "0", "false", "no")
         self.enabled = enabled and db is not None
         self._memo: dict[tuple[str, str, str], Any] = {}
+        self._decoded: dict[tuple[int, Callable[[Any], Any]], tuple[Any, Any]] = {}
+
+    def decoded(self, raw: Any, decode: Callable[[Any], T]) -> T:
+        """``decode(raw)`` once per run for a result this cache handed out: a range's days get the same
+        result object for a blob day after day, and decoding it again each day cost more than the
+        day's own work. Keyed by the object's identity, which stays unique because the entry holds
+        the object. With the cache off every day's results are new objects, so nothing is kept."""
+        if not self.enabled:
+            return decode(raw)
+        key = (id(raw), decode)
+        hit = self._decoded.get(key)
+        if hit is not None and hit[0] is raw:
+            return cast(T, hit[1])
+        value = decode(raw)
+        self._decoded[key] = (raw, value)
+        return value
 
     def get_many(self, analyser: str, version: str, blob_ids: Iterable[str]) -> dict[str, Any]:
         ids = set(blob_ids)

@@ -86,7 +86,7 @@ def compute_dependency_usage(
     sites = []
     for path, raw in sorted(results.items()):
         try:
-            fi = FileImports.from_dict(raw)
+            fi = cache.decoded(raw, FileImports.from_dict)
         except ValueError:
             continue  # a damaged cache row: import_graph reports it
         sites += [ImportSite(s.module, path, s.line, s.kind) for s in fi.imports if s.level == 0 and s.module]

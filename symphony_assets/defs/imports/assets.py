@@ -86,7 +86,7 @@ def compute_import_graph(
     unreadable_cache: list[str] = []
     for path, raw in results.items():
         try:
-            per_file[path] = FileImports.from_dict(raw)
+            per_file[path] = cache.decoded(raw, FileImports.from_dict)
         except ValueError:
             unreadable_cache.append(path)  # a damaged cache row must not sink the partition
     # Stubs, Cython and compiled extensions (often ignored build output) exist without Python source.
