@@ -53,6 +53,10 @@ def _history(root: Path) -> GitRepo:
     repo.git("add", "-A")
     repo.git("update-index", "--add", "--cacheinfo", f"160000,{sub},vendor/lib")
     repo.commit("day 5", _at(5), add_all=False)
+    # a commit dated before its parent (a machine's clock behind): git's walk order decides the day
+    repo.write("skewed.py", "s = 1\n")
+    repo.git("add", "-A", "--", ":!vendor")  # the submodule has no work tree here: keep its entry
+    repo.commit("skewed", _at(4), add_all=False)
     repo.write(b"odd/caf\xe9.py", b"x = 2\n")
     repo.remove("pkg-old/z.py")
     repo.write("a/x.py", "# moved on\n")
@@ -92,6 +96,8 @@ def test_each_day_built_from_the_day_before_equals_the_day_listed_alone(
     monkeypatch.setattr(git.Repo, "tree_entries", spy)
     ranged = take_snapshots(codebase, reversed(DAYS), today=today)
     assert len(listed) == 1  # the first day with a commit; every later past day came from its diff
+    skewed = "skewed.py" in [e.path for e in ranged[FIRST + dt.timedelta(4)].files]
+    assert skewed == (not root)  # day 4 sees the commit dated day 4, although it came after day 5
     assert list(ranged) == DAYS
     alone = {day: take_snapshot(codebase, day, today=today) for day in DAYS}
     for day in DAYS:

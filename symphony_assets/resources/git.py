@@ -205,6 +205,17 @@ class Repo:
         sha, ts = lines[0].split()
         return sha, datetime.fromtimestamp(int(ts), tz=UTC)
 
+    def commit_times(self, branch: str | None = None) -> list[tuple[str, int]]:
+        """Every commit of the branch with its commit time, in ``rev-list`` order: the first of them at
+        or before a time is what :meth:`commit_at` answers (``rev-list -1 --before`` walks the same
+        order and skips the later ones), so a range asks git once, not twice per day."""
+        ref = branch or "HEAD"
+        if not self.run("rev-parse", "--verify", "-q", ref + "^{commit}", check=False).strip():
+            return []
+        out = self.run("rev-list", "--format=%H %ct", ref).decode()
+        pairs = (line.split() for line in out.splitlines() if not line.startswith("commit "))
+        return [(sha, int(ts)) for sha, ts in pairs]
+
     # -- trees ----------------------------------------------------------------------------------
 
     def tree_entries(self, commit: str) -> list[FileEntry]:
@@ -676,22 +687,31 @@ def take_snapshots(
     today = today or datetime.now(UTC).date()
     out: dict[date, Snapshot] = {}
     before: Snapshot | None = None
+    commits: list[tuple[str, int]] | None = None  # the branch's commits, listed once when needed
     for day in sorted(set(days)):
-        snapshot = _from_the_day_before(before, day, today) if before is not None else None
+        snapshot = None
+        if (
+            before is not None
+            and before.repo is not None
+            and not before.live
+            and before.commit
+            and day != today
+        ):
+            commits = before.repo.commit_times(codebase.branch) if commits is None else commits
+            snapshot = _from_the_day_before(before, day, commits)
         out[day] = before = snapshot or take_snapshot(codebase, day, today, max_read_bytes)
     return out
 
 
-def _from_the_day_before(before: Snapshot, day: date, today: date) -> Snapshot | None:
-    """``day``'s snapshot from ``before``'s files; None when ``day`` must be listed afresh (no commit on
-    either day, or today's partition, which reads the working tree or the branch head)."""
+def _from_the_day_before(before: Snapshot, day: date, commits: list[tuple[str, int]]) -> Snapshot | None:
+    """``day``'s snapshot (a past day) from ``before``'s files (a past day with a commit); None when
+    ``day`` has no commit (then it is listed afresh, and finds none)."""
     repo, codebase = before.repo, before.codebase
-    if repo is None or before.live or before.commit is None or day == today:
+    limit = end_of_day_utc(day).timestamp()
+    at = next(((sha, ts) for sha, ts in commits if ts <= limit), None)
+    if repo is None or before.commit is None or at is None:
         return None
-    at = repo.commit_at(day, codebase.branch)
-    if at is None:
-        return None
-    commit, commit_time = at
+    commit, commit_time = at[0], datetime.fromtimestamp(at[1], tz=UTC)
     files = before.files
     if commit != before.commit:
         by_path = {e.raw_path: e for e in files}
