@@ -17,6 +17,7 @@ import pytest
 from symphony_assets.analysis.references import ReferenceIndex, count_references
 from symphony_assets.config import Codebase
 from symphony_assets.resources import git as git_module
+from symphony_assets.resources import inventory as inventory_module
 from symphony_assets.resources.git import Repo, take_snapshot
 from symphony_assets.resources.inventory import inventory_day
 from symphony_assets_tests.gitrepo import GitRepo
@@ -179,16 +180,22 @@ def _inventory_repo(tmp_path: Path) -> tuple[GitRepo, list[dt.date]]:
     commit(2)
     repo.git("mv", "app/util.py", "app/renamed.py")
     repo.write("run.sh", "#!/bin/sh\npython app/renamed.py\n")
-    repo.write("notes.txt", "Expires: someday\nmentions renamed.py\n")
+    repo.write("notes.txt", "Expires: someday\nmentions renamed.py and added_late.py\n")
     commit(3)
     repo.commit("nothing changed", when=f"{days[-1]}T13:00:00+00:00")
     days.append(days[-1] + dt.timedelta(days=1))
     repo.write("blob.bin", b"\0\2 run.sh")
+    repo.write("tools/added_late.py", "Z = 3  # named only by notes.txt as it was changed on day 3\n")
     commit(5)
     return repo, days
 
 
-def test_a_day_built_from_the_day_before_equals_the_day_alone(tmp_path: Path) -> None:
+@pytest.mark.parametrize("carried_bytes", [inventory_module.CARRIED_TEXT_BYTES, 40, 0])
+def test_a_day_built_from_the_day_before_equals_the_day_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, carried_bytes: int
+) -> None:
+    """With every referrer's text carried to the next day, some (the rest read from git), or none."""
+    monkeypatch.setattr(inventory_module, "CARRIED_TEXT_BYTES", carried_bytes)
     repo, days = _inventory_repo(tmp_path)
     codebase = Codebase("t", repo.root)
     carry = None
@@ -208,6 +215,7 @@ def test_a_day_built_from_the_day_before_equals_the_day_alone(tmp_path: Path) ->
     assert last["app/helper.py"]["module_references"] == 1
     assert last["app/later_mod.py"]["module_references"] == 1
     assert last["run.sh"]["references"] == 1
+    assert last["tools/added_late.py"]["references"] == 1
     assert last["big.json"]["read_status"] == "too_large"
     assert last["link"]["read_status"] == "dangling"
     assert last["notes.txt"]["expires"] is None and "someday" in str(last["notes.txt"]["notes"])
