@@ -14,6 +14,7 @@ Resolution rules (what ``resolved`` means):
 
 from __future__ import annotations
 
+import functools
 import posixpath
 from dataclasses import dataclass
 from typing import Literal
@@ -44,6 +45,7 @@ class PortSite:
     context: str
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a range asks again for every file of every day
 def file_format(path: str) -> FileFormat | None:
     """The format to read ``path`` as, or None when the file cannot hold ports we look for."""
     name = posixpath.basename(path).lower()
