@@ -258,7 +258,8 @@ def _lean_visitor_class() -> type:
     from bandit.core import node_visitor
 
     tested = {name for name, tests in _bandit_setup().b_ts.tests.items() if tests}
-    methods = {name[6:] for name in dir(node_visitor.BanditNodeVisitor) if name.startswith("visit_")}
+    visitor_names = dir(node_visitor.BanditNodeVisitor)
+    methods = {n.removeprefix("visit_") for n in visitor_names if n.startswith("visit_")}
     loud = frozenset((tested | methods) - {"Constant"})
     strings = (str, bytes)
 

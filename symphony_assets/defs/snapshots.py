@@ -7,8 +7,9 @@ partition to Parquet and mirrors all of them into Postgres in one transaction.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -97,13 +98,20 @@ def codebase_named(name: str) -> Codebase:
         raise dg.Failure(description=f"codebase {name!r}: {exc}") from exc
 
 
-def take(git: GitResource, codebase: Codebase, day: date) -> Snapshot:
+@contextlib.contextmanager
+def _git_failures(codebase: Codebase, where: str = "") -> Iterator[None]:
+    """A codebase git cannot read fails the step with the reason, not a traceback."""
     try:
-        return git.snapshot(codebase, day, today=utc_today())
+        yield
     except CodebaseUnavailable as exc:
         raise dg.Failure(description=str(exc)) from exc
     except GitError as exc:
-        raise dg.Failure(description=f"codebase {codebase.name!r} at {day}: {exc}") from exc
+        raise dg.Failure(description=f"codebase {codebase.name!r}{where}: {exc}") from exc
+
+
+def take(git: GitResource, codebase: Codebase, day: date) -> Snapshot:
+    with _git_failures(codebase, f" at {day}"):
+        return git.snapshot(codebase, day, today=utc_today())
 
 
 def take_all(context: dg.AssetExecutionContext, git: GitResource) -> dict[str, Snapshot]:
@@ -116,12 +124,8 @@ def take_all(context: dg.AssetExecutionContext, git: GitResource) -> dict[str, S
     taken: dict[str, dict[date, Snapshot]] = {}
     for name, days in days_of.items():
         codebase = codebase_named(name)
-        try:
+        with _git_failures(codebase):
             taken[name] = git.snapshots(codebase, days, today=utc_today())
-        except CodebaseUnavailable as exc:
-            raise dg.Failure(description=str(exc)) from exc
-        except GitError as exc:
-            raise dg.Failure(description=f"codebase {codebase.name!r}: {exc}") from exc
     return {key: taken[name][day] for key, name, day in partitions}
 
 
