@@ -34,6 +34,24 @@ SESSION_MARK = "SYMPHONY_TEST_SESSION"
 os.environ[SESSION_MARK] = uuid.uuid4().hex
 
 
+#: This process's pytest base temp dir (a worker's own under xdist), once a test asked for one.
+_SESSION_TEMP: list[str] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_temp(tmp_path_factory: pytest.TempPathFactory) -> None:
+    _SESSION_TEMP.append(str(tmp_path_factory.getbasetemp()) + os.sep)
+
+
+def _ours(proc: psutil.Process, mark: str) -> bool:
+    """Started by this session: it carries the mark, or (an embedded PostgreSQL runs as another user,
+    with an environment of its own) its command line names this session's temp dir."""
+    if proc.environ().get(SESSION_MARK) == mark:
+        return True
+    cmdline = " ".join(proc.cmdline())
+    return any(temp in cmdline for temp in _SESSION_TEMP)
+
+
 def _leftover_processes() -> list[psutil.Process]:
     mark = os.environ[SESSION_MARK]
     me = os.getpid()
@@ -42,7 +60,7 @@ def _leftover_processes() -> list[psutil.Process]:
         if proc.pid == me:
             continue
         try:
-            if proc.environ().get(SESSION_MARK) != mark or proc.status() == psutil.STATUS_ZOMBIE:
+            if not _ours(proc, mark) or proc.status() == psutil.STATUS_ZOMBIE:
                 continue
             if any(h in " ".join(proc.cmdline()) for h in ("multiprocessing.resource_tracker", "forkserver")):
                 continue  # Python's own helpers of this very process; they end with the interpreter

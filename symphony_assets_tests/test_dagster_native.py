@@ -132,10 +132,13 @@ def test_dagster_cli_works_from_the_project_root_with_no_symphony_environment(tm
 
 def test_dg_check_defs_from_the_project_root(tmp_path: Path) -> None:
     env = _clean_env(SYMPHONY_HOME=str(tmp_path / "home"), PATH=f"{BIN}:{os.environ['PATH']}")
-    done = subprocess.run(
-        [str(BIN / "dg"), "check", "defs"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
-        check=False, timeout=300,
-    )  # fmt: skip
+    try:  # loading the definitions starts the home's embedded PostgreSQL
+        done = subprocess.run(
+            [str(BIN / "dg"), "check", "defs"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+            check=False, timeout=300,
+        )  # fmt: skip
+    finally:
+        subprocess.run([str(BIN / "symphony"), "pg", "stop"], env=env, check=False, capture_output=True)
     assert done.returncode == 0 and "All definitions loaded successfully" in done.stdout + done.stderr, (
         done.stdout[-2000:] + done.stderr[-2000:]
     )
