@@ -693,30 +693,33 @@ def take_snapshots(
         if (
             before is not None
             and before.repo is not None
-            and not before.live
             and before.commit
+            and not before.live
             and day != today
         ):
             commits = before.repo.commit_times(codebase.branch) if commits is None else commits
-            snapshot = _from_the_day_before(before, day, commits)
+            snapshot = _from_the_day_before(before, before.repo, before.commit, day, commits)
         out[day] = before = snapshot or take_snapshot(codebase, day, today, max_read_bytes)
     return out
 
 
-def _from_the_day_before(before: Snapshot, day: date, commits: list[tuple[str, int]]) -> Snapshot | None:
-    """``day``'s snapshot (a past day) from ``before``'s files (a past day with a commit); None when
-    ``day`` has no commit (then it is listed afresh, and finds none)."""
-    repo, codebase = before.repo, before.codebase
+def _from_the_day_before(
+    before: Snapshot, repo: Repo, parent: str, day: date, commits: list[tuple[str, int]]
+) -> Snapshot | None:
+    """``day``'s snapshot (a past day) from ``before``'s files (a past day at commit ``parent`` of
+    ``repo``, the caller checked); None when ``day`` has no commit (then it is listed afresh, and finds
+    none)."""
     limit = end_of_day_utc(day).timestamp()
     at = next(((sha, ts) for sha, ts in commits if ts <= limit), None)
-    if repo is None or before.commit is None or at is None:
+    if at is None:
         return None
+    codebase = before.codebase
     commit, commit_time = at[0], datetime.fromtimestamp(at[1], tz=UTC)
     files = before.files
-    if commit != before.commit:
+    if commit != parent:
         by_path = {e.raw_path: e for e in files}
         added = []
-        for raw, mode, oid in repo.tree_changes(before.commit, commit):
+        for raw, mode, oid in repo.tree_changes(parent, commit):
             by_path.pop(raw, None)
             if mode is None or _excluded(display_path(raw), codebase.exclude):
                 continue
